@@ -1,0 +1,49 @@
+# sip-policy: `make demo` sets everything up and runs the sample; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all setup demo test lint typecheck unit bench fuzz schema clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	@echo "== sip-policy check rules.yaml"
+	@$(BIN)/sip-policy check rules.yaml
+	@echo
+	@echo "== sip-policy test (the cases in rules.tests.yaml)"
+	@$(BIN)/sip-policy test rules.yaml
+	@echo
+	@echo "== sip-policy explain: a caller from Madrid dials the Spanish line"
+	@$(BIN)/sip-policy explain rules.yaml --attr sip.phoneNumber=+34911234567 --attr sip.trunkPhoneNumber=+15105550123 --attr sip.ruleID=SDR_xkVKoqTfPE4Q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+schema: $(STAMP)
+	$(BIN)/sip-policy schema > docs/rules.schema.json
+
+test: lint unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+fuzz: $(STAMP)
+	SIP_POLICY_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/hostile -k fuzz -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

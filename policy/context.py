@@ -1,0 +1,68 @@
+"""One decision's view of the participant: its attributes, kind and time, plus derived facts
+computed at most once per decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+
+class Context:
+    """Everything a condition may read. Conditions never see the caller's mapping itself:
+    only `value(source)` and the read-only `view` used by expressions."""
+
+    __slots__ = ("_now", "_view", "attrs", "cache", "errors", "kind", "now_fn", "settings")
+
+    def __init__(
+        self,
+        attrs: Mapping[str, Any],
+        kind: str,
+        now: dt.datetime | None = None,
+        settings: Any = None,
+    ) -> None:
+        self.attrs = attrs
+        self.kind = kind
+        self._now = now
+        self._view: Mapping[str, Any] | None = None
+        self.cache: dict[str, str | None] = {}
+        self.errors: list[str] = []
+        self.settings = settings
+
+    @property
+    def now(self) -> dt.datetime:
+        """The decision time: given by the caller (tests, `--at`) or the clock, read once."""
+        if self._now is None:
+            self._now = dt.datetime.now(dt.UTC)
+        elif self._now.tzinfo is None:
+            self._now = self._now.replace(tzinfo=dt.UTC)
+        return self._now
+
+    @property
+    def view(self) -> Mapping[str, Any]:
+        """A read-only view of the attributes for expressions (no copy, cannot be mutated)."""
+        if self._view is None:
+            self._view = MappingProxyType(self.attrs)
+        return self._view
+
+    def attr(self, name: str) -> str | None:
+        """The attribute's text, or None when missing, empty (LiveKit deletes a key set to
+        an empty string) or not text at all."""
+        value = self.attrs.get(name)
+        if value.__class__ is str and value:
+            return value
+        return None
+
+    def derived(self, key: str, compute: Callable[[Context], str | None]) -> str | None:
+        """A derived fact, computed once per decision and shared by every rule."""
+        cache = self.cache
+        if key in cache:
+            return cache[key]
+        try:
+            value = compute(self)
+        except Exception as exc:  # a fact that cannot be computed is simply missing
+            self.errors.append(f"{key}: {type(exc).__name__}")
+            value = None
+        cache[key] = value
+        return value

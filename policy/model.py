@@ -1,0 +1,157 @@
+"""The rules file as pydantic models: the structure, the types, and the JSON Schema that
+editors use to complete keys. Unknown keys are refused everywhere. Conditions (`when`) are
+checked by the compiler, which knows operators, attributes and positions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OUTCOME_KEYS = (
+    "stt",
+    "llm",
+    "tts",
+    "instructions",
+    "instructions_file",
+    "greeting",
+    "tools",
+    "metadata",
+)
+
+_STRICT = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+_ATTRIBUTE_VALUE: dict[str, Any] = {
+    "description": "A condition on one attribute: exact text, a list (any of), or operators",
+    "anyOf": [
+        {"type": "string", "description": "equals this text exactly"},
+        {"type": "array", "items": {"type": "string"}, "description": "equals any of these"},
+        {"$ref": "#/$defs/Operators"},
+    ],
+}
+
+OPERATORS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "equals": {"type": "string", "description": "exactly this text"},
+        "one_of": {"type": "array", "items": {"type": "string"}, "description": "any of these"},
+        "prefix": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": "starts with (one or several); phone numbers compare in E.164",
+        },
+        "suffix": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "contains": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "regex": {"type": "string", "description": "RE2 pattern; the whole value must match"},
+        "exists": {"type": "boolean", "const": True},
+        "missing": {"type": "boolean", "const": True},
+    },
+}
+
+WHEN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Conditions; several side by side must all hold",
+    "properties": {
+        "kind": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": "participant kind: sip, standard, connector, agent, ingress, egress, bridge",
+        },
+        "all": {"type": "array", "items": {"$ref": "#/$defs/When"}},
+        "any": {"type": "array", "items": {"$ref": "#/$defs/When"}},
+        "not": {"$ref": "#/$defs/When"},
+        "expr": {"type": "string", "description": 'e.g. attrs["customer.tier"] == "gold"'},
+    },
+    "additionalProperties": _ATTRIBUTE_VALUE,
+}
+
+
+class OutcomeFields(BaseModel):
+    """What a call gets. Every field is optional: what is left out comes from the profile
+    this extends, then from `defaults`."""
+
+    model_config = _STRICT
+
+    stt: str | None = Field(None, description="speech-to-text model `provider/model[:language]`")
+    llm: str | None = Field(None, description="LLM model `provider/model`")
+    tts: str | None = Field(None, description="text-to-speech model `provider/model[:voice]`")
+    instructions: str | None = Field(
+        None, description="the system prompt; `{{ attribute | fallback }}` placeholders allowed"
+    )
+    instructions_file: str | None = Field(
+        None, description="a file beside the rules holding the instructions"
+    )
+    greeting: str | None = Field(None, description="what the agent says first")
+    tools: list[str] | None = Field(None, description="names of the tools the agent may call")
+    metadata: dict[str, Any] | None = Field(None, description="free-form data for your own code")
+
+
+class Profile(OutcomeFields):
+    """A named set-up that rules pick with `use:`."""
+
+    extends: str | None = Field(None, description="another profile this one starts from")
+    description: str | None = None
+
+
+class Rule(BaseModel):
+    """Tried top to bottom; the first rule whose conditions all hold decides."""
+
+    model_config = _STRICT
+
+    name: str = Field(description="unique name, shown in decisions and logs")
+    description: str | None = None
+    when: dict[str, Any] | None = Field(None, description="conditions that must all hold")
+    use: str | None = Field(None, description="the profile this rule applies")
+    set: OutcomeFields | None = Field(None, description="fields that override the profile")
+    enabled: bool = Field(True, description="false keeps the rule in the file but never matches it")
+
+
+class AttributeInfo(BaseModel):
+    """A custom attribute your trunk or dispatch rule sets (e.g. from an X- header)."""
+
+    model_config = _STRICT
+
+    description: str | None = None
+    phone: bool = Field(False, description="the value is a phone number: compare it in E.164")
+    sensitive: bool = Field(True, description="mask the value in logs")
+
+
+class Settings(BaseModel):
+    model_config = _STRICT
+
+    default_region: str | None = Field(
+        None, description="ISO country for numbers that come without a country code, e.g. US"
+    )
+    trunk_regions: dict[str, str] | None = Field(
+        None, description="per `sip.trunkID` default region, overriding `default_region`"
+    )
+
+
+class RulesFile(BaseModel):
+    """The whole rules file."""
+
+    model_config = _STRICT
+
+    version: int = Field(1, description="the format version; 1")
+    settings: Settings | None = None
+    attributes: dict[str, AttributeInfo] | None = Field(
+        None, description="your own attributes, declared for typo checks, placeholders and masking"
+    )
+    defaults: OutcomeFields | None = None
+    profiles: dict[str, Profile] | None = None
+    schedules: dict[str, Any] | None = Field(None, description="named opening hours")
+    rules: list[Rule] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the rules file, for editors (`sip-policy schema`)."""
+    schema = RulesFile.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    defs["Rule"]["properties"]["when"] = {
+        "$ref": "#/$defs/When",
+        "description": "conditions that must all hold",
+    }
+    defs["When"] = WHEN_SCHEMA
+    defs["Operators"] = OPERATORS_SCHEMA
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "sip-policy rules"
+    return schema

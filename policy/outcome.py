@@ -1,0 +1,101 @@
+"""Outcome plans: each rule's set-up merged once at load (defaults ← profile chain ← rule),
+with instruction placeholders filled per decision as plain text, never as code."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import Context
+from .decision import Outcome
+from .sources import Source
+
+#: `{{ name }}` or `{{ name | fallback }}`
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
+
+MAX_VALUE = 200
+
+# Control characters, bidirectional overrides and zero-width characters: removed from any
+# caller value before it reaches a prompt.
+_STRIP = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+_SPACE = re.compile(r"[\t\n\r\u2028\u2029]+")
+
+
+def clean(value: str, limit: int = MAX_VALUE) -> str:
+    """A caller's value made safe to insert as data: no control, bidi or zero-width
+    characters, newlines folded to spaces, at most `limit` characters."""
+    if len(value) > limit * 4:
+        value = value[: limit * 4]
+    value = _STRIP.sub("", _SPACE.sub(" ", value))
+    return value[:limit].strip()
+
+
+@dataclass(frozen=True)
+class Template:
+    """Text with placeholders, split once at load into literal parts and sources."""
+
+    parts: tuple[str | tuple[Source, str], ...]
+
+    @property
+    def static(self) -> bool:
+        return all(isinstance(p, str) for p in self.parts)
+
+    def render(self, ctx: Context) -> str:
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                source, fallback = part
+                value = source.get(ctx)
+                cleaned = clean(value) if value is not None else ""
+                out.append(cleaned if cleaned else fallback)
+        return "".join(out)
+
+    @property
+    def text(self) -> str:
+        return "".join(p if isinstance(p, str) else "" for p in self.parts)
+
+
+@dataclass
+class Plan:
+    """A rule's (or the defaults') resolved outcome, with where each field came from."""
+
+    stt: str | None = None
+    llm: str | None = None
+    tts: str | None = None
+    instructions: Template = field(default_factory=lambda: Template(()))
+    tools: tuple[str, ...] = ()
+    greeting: Template | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    _fixed: Outcome | None = None
+
+    def freeze(self) -> None:
+        """Precompute the outcome when no placeholder needs the caller's data."""
+        if self.instructions.static and (self.greeting is None or self.greeting.static):
+            self._fixed = self._build(
+                self.instructions.text, self.greeting.text if self.greeting else None
+            )
+
+    def _build(self, instructions: str, greeting: str | None) -> Outcome:
+        return Outcome(
+            stt=self.stt,
+            llm=self.llm,
+            tts=self.tts,
+            instructions=instructions,
+            tools=self.tools,
+            greeting=greeting,
+            metadata=self.metadata,
+            sources=self.sources,
+        )
+
+    def render(self, ctx: Context) -> Outcome:
+        if self._fixed is not None:
+            return self._fixed
+        greeting = self.greeting.render(ctx) if self.greeting is not None else None
+        return self._build(self.instructions.render(ctx), greeting)

@@ -1,0 +1,374 @@
+"""Strict YAML reading with positions.
+
+PyYAML's `safe_load` silently keeps the last of two duplicate keys, turns `yes` into True,
+`+15105550100` into an integer and `0207...` into octal, expands alias bombs, and libyaml
+segfaults on very deep nesting. This module composes the node tree with the safe loader,
+refuses what a rules file never needs (aliases, merge keys, custom tags, duplicate keys,
+absurd sizes and depths), and returns plain data plus a map from each path in the data to
+its position, so that every later stage can point at a line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, Location
+
+try:  # the C composer is several times faster; fall back to pure Python where absent
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 64
+
+Path_ = tuple[str | int, ...]
+
+_STD_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """What the text said before YAML typed it: kept for "put it in quotes" messages."""
+
+    text: str
+    tag: str
+    quoted: bool
+
+
+@dataclass
+class Document:
+    """Plain data plus where each piece of it stands in the file."""
+
+    file: str
+    data: Any
+    lines: list[str]
+    value_at: dict[Path_, Location] = field(default_factory=dict)
+    key_at: dict[Path_, Location] = field(default_factory=dict)
+    scalars: dict[Path_, Scalar] = field(default_factory=dict)
+    spans: dict[Path_, int] = field(default_factory=dict)
+
+    def loc(self, path: Path_, *, key: bool = False) -> Location:
+        """The position of `path` (its key when `key`), or of its closest parent."""
+        table = self.key_at if key else self.value_at
+        p = tuple(path)
+        while p:
+            if p in table:
+                return table[p]
+            if key and p in self.value_at:
+                return self.value_at[p]
+            p = p[:-1]
+        return Location(self.file, 1, 1)
+
+    def diag(
+        self,
+        code: str,
+        message: str,
+        path: Path_,
+        *,
+        key: bool = False,
+        help: str | None = None,
+        severity: str = "error",
+        location: Location | None = None,
+    ) -> Diagnostic:
+        loc = location or self.loc(path, key=key)
+        line = self.lines[loc.line - 1] if 0 < loc.line <= len(self.lines) else None
+        span = 1
+        if line is not None:
+            rest = line[loc.column - 1 :]
+            if key and isinstance(path[-1] if path else None, str):
+                span = max(len(str(path[-1])), 1)
+            else:
+                span = max(min(self.spans.get(tuple(path), len(rest.rstrip())), len(rest)), 1)
+        return Diagnostic(
+            code=code,
+            message=message,
+            location=loc,
+            severity=severity,  # type: ignore[arg-type]
+            help=help,
+            source_line=line,
+            span=span,
+        )
+
+
+class YamlProblem(Exception):
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
+def _mark(file: str, mark: Any) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _flow_depth(text: str) -> int:
+    """An upper bound on bracket nesting, checked before libyaml sees the text."""
+    depth = peak = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > peak:
+                peak = depth
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch == "\n":
+            # block context resets flow nesting only when brackets are balanced in practice;
+            # keep counting: an unbalanced file is refused by the parser anyway.
+            pass
+    return peak
+
+
+def parse(text: str, file: str) -> Document:
+    """Parse YAML text into a Document, or raise YamlProblem with every problem found."""
+    lines = text.splitlines()
+    doc = Document(file=file, data=None, lines=lines)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise YamlProblem(
+            [
+                doc.diag(
+                    "file-too-large",
+                    f"the file is {size // (1024 * 1024)} MiB; the limit is "
+                    f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                    (),
+                    help="move long lists of numbers into a table file (`table:`)",
+                    location=Location(file, 1, 1),
+                )
+            ]
+        )
+    if "\x00" in text:
+        raise YamlProblem(
+            [
+                doc.diag(
+                    "yaml-syntax", "the file contains a NUL byte", (), location=Location(file, 1, 1)
+                )
+            ]
+        )
+    if _flow_depth(text) > MAX_DEPTH or _indent_depth(lines) > MAX_DEPTH:
+        raise YamlProblem(
+            [
+                doc.diag(
+                    "too-deep",
+                    f"the file nests more than {MAX_DEPTH} levels deep",
+                    (),
+                    help="flatten the conditions: a rule rarely needs more than a few levels",
+                    location=Location(file, 1, 1),
+                )
+            ]
+        )
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = _mark(file, mark) if mark is not None else Location(file, 1, 1)
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise YamlProblem(
+            [
+                doc.diag(
+                    "yaml-syntax",
+                    f"this is not valid YAML: {problem}",
+                    (),
+                    location=loc,
+                    help="check the indentation and that every `:` inside text is quoted",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(
+            [
+                doc.diag(
+                    "yaml-syntax",
+                    f"this is not valid YAML: {exc}",
+                    (),
+                    location=Location(file, 1, 1),
+                )
+            ]
+        ) from None
+    except RecursionError:
+        raise YamlProblem(
+            [doc.diag("too-deep", "the file nests too deeply", (), location=Location(file, 1, 1))]
+        ) from None
+    if node is None:
+        doc.data = {}
+        return doc
+    problems: list[Diagnostic] = []
+    seen: set[int] = set()
+    doc.data = _convert(node, (), doc, problems, seen, 0)
+    if problems:
+        raise YamlProblem(problems)
+    return doc
+
+
+def _indent_depth(lines: list[str]) -> int:
+    """Block nesting: distinct indentation levels on the way down, a cheap upper bound."""
+    stack: list[int] = []
+    peak = 0
+    for line in lines:
+        stripped = line.lstrip(" -")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        while stack and stack[-1] >= indent:
+            stack.pop()
+        stack.append(indent)
+        peak = max(peak, len(stack))
+    return peak
+
+
+def _convert(
+    node: yaml.Node,
+    path: Path_,
+    doc: Document,
+    problems: list[Diagnostic],
+    seen: set[int],
+    depth: int,
+) -> Any:
+    if id(node) in seen:
+        problems.append(
+            doc.diag(
+                "yaml-alias",
+                "anchors and aliases (`&name`, `*name`) are not supported",
+                path,
+                location=_mark(doc.file, node.start_mark),
+                help="write the value out, or put shared settings in a profile and use `extends`",
+            )
+        )
+        return None
+    seen.add(id(node))
+    if depth > MAX_DEPTH:
+        problems.append(
+            doc.diag(
+                "too-deep",
+                f"this nests more than {MAX_DEPTH} levels deep",
+                path,
+                location=_mark(doc.file, node.start_mark),
+            )
+        )
+        return None
+    doc.value_at[path] = _mark(doc.file, node.start_mark)
+    if node.tag not in _STD_TAGS:
+        problems.append(
+            doc.diag(
+                "yaml-tag",
+                f"the tag `{node.tag}` is not allowed in a rules file",
+                path,
+                location=_mark(doc.file, node.start_mark),
+                help="remove the `!` tag: values are plain text, lists and mappings",
+            )
+        )
+        return None
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or (
+                isinstance(key_node, yaml.ScalarNode)
+                and key_node.value == "<<"
+                and not key_node.style
+            ):
+                problems.append(
+                    doc.diag(
+                        "yaml-alias",
+                        "merge keys (`<<`) are not supported",
+                        path,
+                        location=_mark(doc.file, key_node.start_mark),
+                        help="use a profile with `extends` to share settings",
+                    )
+                )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(
+                    doc.diag(
+                        "invalid-key",
+                        "a key must be plain text",
+                        path,
+                        location=_mark(doc.file, key_node.start_mark),
+                    )
+                )
+                continue
+            key: str = key_node.value
+            kpath = (*path, key)
+            kloc = _mark(doc.file, key_node.start_mark)
+            if key in out:
+                first = doc.key_at.get(kpath)
+                where = f" (first at line {first.line})" if first else ""
+                problems.append(
+                    doc.diag(
+                        "duplicate-key",
+                        f"`{key}` appears twice in the same mapping{where}",
+                        kpath,
+                        location=kloc,
+                        help="YAML would silently keep only the last one: remove or merge one of them",
+                    )
+                )
+                continue
+            doc.key_at[kpath] = kloc
+            out[key] = _convert(value_node, kpath, doc, problems, seen, depth + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, (*path, i), doc, problems, seen, depth + 1)
+            for i, item in enumerate(node.value)
+        ]
+    assert isinstance(node, yaml.ScalarNode)
+    quoted = node.style in ("'", '"', "|", ">")
+    doc.scalars[path] = Scalar(text=node.value, tag=node.tag, quoted=quoted)
+    if node.start_mark.line == node.end_mark.line:
+        doc.spans[path] = max(node.end_mark.column - node.start_mark.column, 1)
+    return _construct_scalar(node)
+
+
+def _construct_scalar(node: yaml.ScalarNode) -> Any:
+    tag = node.tag
+    if tag == "tag:yaml.org,2002:str":
+        return node.value
+    constructor = yaml.SafeLoader.yaml_constructors.get(tag)
+    if constructor is None:  # pragma: no cover - _STD_TAGS guards this
+        return node.value
+    try:
+        return constructor(yaml.SafeLoader(""), node)
+    except (ValueError, OverflowError, yaml.YAMLError):
+        return node.value
+
+
+def describe_scalar(value: Any, scalar: Scalar | None) -> tuple[str, str] | None:
+    """When YAML typed a value that was meant as text: (what it became, advice)."""
+    if isinstance(value, str):
+        return None
+    text = scalar.text if scalar else str(value)
+    if isinstance(value, bool):
+        return (
+            f"`{text}` is read by YAML as {'true' if value else 'false'}, not as text",
+            f'put it in quotes: "{text}"',
+        )
+    if isinstance(value, int | float):
+        return (
+            f"`{text}` is read by YAML as a number, not as text"
+            + (
+                " (a leading 0 makes it octal)"
+                if text.lstrip("+-").startswith("0") and len(text) > 1
+                else ""
+            ),
+            f'put it in quotes: "{text}"',
+        )
+    if isinstance(value, dt.date | dt.datetime):
+        return (f"`{text}` is read by YAML as a date, not as text", f'put it in quotes: "{text}"')
+    if value is None:
+        return ("this value is empty", 'write a value, or `""` for empty text')
+    return None

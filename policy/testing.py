@@ -1,0 +1,303 @@
+"""Test cases for a rules file: a caller and what it should get. Run by `sip-policy test`.
+
+cases:
+  - name: Spanish line gets Spanish speech recognition
+    attributes: {sip.trunkPhoneNumber: "+15105550123"}   # or attributes_file: caller.json
+    kind: sip                                           # the default
+    at: "2026-12-24T18:30:00-08:00"                      # optional decision time
+    expect:
+      rule: spanish-line                                # null: no rule, defaults apply
+      stt: "deepgram/nova-2-phonecall:es"
+      tools: [lookup_order, transfer_to_human, end_call]
+      instructions_contains: español
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .engine import Policy
+from .errors import Diagnostic, Location
+from .source import Document, YamlProblem, describe_scalar, parse
+
+EXPECT_KEYS = (
+    "rule",
+    "stt",
+    "llm",
+    "tts",
+    "instructions",
+    "instructions_contains",
+    "greeting",
+    "tools",
+    "metadata",
+)
+CASE_KEYS = ("name", "description", "attributes", "attributes_file", "kind", "at", "expect")
+
+
+@dataclass
+class CaseResult:
+    name: str
+    location: Location
+    rule: str | None
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.location.file,
+            "line": self.location.line,
+            "passed": self.passed,
+            "rule": self.rule,
+            "failures": self.failures,
+        }
+
+
+@dataclass
+class Report:
+    results: list[CaseResult] = field(default_factory=list)
+    unreached: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cases": [r.to_dict() for r in self.results],
+            "passed": self.passed,
+            "failed": self.failed,
+            "unreached": self.unreached,
+        }
+
+
+def discover_cases(rules: Path) -> list[Path]:
+    """`rules.tests.yaml` beside `rules.yaml`, and any `*.yaml` in `rules.tests/`."""
+    found = []
+    single = rules.with_name(rules.stem + ".tests.yaml")
+    if single.is_file():
+        found.append(single)
+    folder = rules.with_name(rules.stem + ".tests")
+    if folder.is_dir():
+        found.extend(sorted(folder.glob("*.yaml")))
+    return found
+
+
+def _load_cases(file: Path, report: Report) -> tuple[Document, list[Any]] | None:
+    try:
+        doc = parse(file.read_text(encoding="utf-8"), str(file))
+    except OSError as exc:
+        report.diagnostics.append(
+            Diagnostic("missing-file", f"cannot read `{file}`: {exc.strerror}", Location(str(file)))
+        )
+        return None
+    except YamlProblem as problem:
+        report.diagnostics.extend(problem.diagnostics)
+        return None
+    cases = doc.data.get("cases") if isinstance(doc.data, dict) else None
+    if not isinstance(cases, list):
+        report.diagnostics.append(
+            doc.diag(
+                "invalid-file",
+                "a test file holds a list under `cases:`",
+                (),
+                help="cases:\n  - name: ...\n    attributes: {...}\n    expect: {rule: ...}",
+            )
+        )
+        return None
+    return doc, cases
+
+
+def _case_inputs(
+    doc: Document, file: Path, i: int, case: dict[str, Any], report: Report
+) -> tuple[dict[str, str], str, dt.datetime | None] | None:
+    path = ("cases", i)
+    ok = True
+    for key in case:
+        if key not in CASE_KEYS:
+            report.diagnostics.append(
+                doc.diag(
+                    "unknown-key",
+                    f"`{key}` is not a known key in a test case",
+                    (*path, key),
+                    key=True,
+                    help="known keys: " + ", ".join(CASE_KEYS),
+                )
+            )
+            ok = False
+    attrs: dict[str, str] = {}
+    kind = case.get("kind", "sip")
+    if "attributes_file" in case:
+        target = file.parent / str(case["attributes_file"])
+        try:
+            data = json.loads(target.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("attributes"), dict):
+                attrs.update(data["attributes"])
+                kind = case.get("kind", data.get("kind", "sip"))
+            elif isinstance(data, dict):
+                attrs.update(data)
+        except (OSError, ValueError) as exc:
+            report.diagnostics.append(
+                doc.diag(
+                    "missing-file",
+                    f"cannot read `{case['attributes_file']}`: {exc}",
+                    (*path, "attributes_file"),
+                )
+            )
+            ok = False
+    given = case.get("attributes") or {}
+    if not isinstance(given, dict):
+        report.diagnostics.append(
+            doc.diag("invalid-value", "`attributes` must be a mapping", (*path, "attributes"))
+        )
+        return None
+    for key, value in given.items():
+        if not isinstance(value, str):
+            described = describe_scalar(value, doc.scalars.get((*path, "attributes", key)))
+            msg, advice = described or ("must be text", "quote it")
+            report.diagnostics.append(
+                doc.diag(
+                    "unquoted-value",
+                    f"attribute `{key}`: {msg}",
+                    (*path, "attributes", key),
+                    help=advice,
+                )
+            )
+            ok = False
+        else:
+            attrs[key] = value
+    now = None
+    if "at" in case:
+        raw = case["at"]
+        try:
+            if isinstance(raw, dt.datetime):
+                now = raw if raw.tzinfo else raw.replace(tzinfo=dt.UTC)
+            else:
+                now = dt.datetime.fromisoformat(str(raw))
+                now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+        except ValueError:
+            report.diagnostics.append(
+                doc.diag(
+                    "invalid-value",
+                    f"`at: {raw}` is not a date and time",
+                    (*path, "at"),
+                    help='e.g. at: "2026-12-24T18:30"',
+                )
+            )
+            ok = False
+    return (attrs, str(kind), now) if ok else None
+
+
+def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
+    failures = []
+    outcome = decision.outcome
+    for key, want in expect.items():
+        if key == "rule":
+            if want != decision.rule:
+                failures.append(
+                    f"expected rule `{want}`, got "
+                    + (f"`{decision.rule}`" if decision.rule else "no rule (defaults)")
+                )
+        elif key == "tools":
+            got = list(outcome.tools)
+            if list(want or []) != got:
+                failures.append(f"expected tools {list(want or [])}, got {got}")
+        elif key == "instructions_contains":
+            for part in [want] if isinstance(want, str) else want:
+                if part not in outcome.instructions:
+                    failures.append(f"expected the instructions to contain `{part}`")
+        elif key == "metadata":
+            if dict(outcome.metadata) != want:
+                failures.append(f"expected metadata {want}, got {dict(outcome.metadata)}")
+        else:
+            got = getattr(outcome, key)
+            if got != want:
+                failures.append(f"expected {key} `{want}`, got `{got}`")
+    return failures
+
+
+def run_cases(policy: Policy, files: list[Path]) -> Report:
+    report = Report()
+    reached: set[str] = set()
+    for file in files:
+        loaded = _load_cases(file, report)
+        if loaded is None:
+            continue
+        doc, cases = loaded
+        for i, case in enumerate(cases):
+            loc = doc.loc(("cases", i))
+            if not isinstance(case, dict):
+                report.diagnostics.append(
+                    doc.diag("invalid-value", "each case is a mapping with `name:`", ("cases", i))
+                )
+                continue
+            name = str(case.get("name", f"case {i + 1}"))
+            expect = case.get("expect")
+            if not isinstance(expect, dict) or not expect:
+                report.diagnostics.append(
+                    doc.diag(
+                        "missing-key",
+                        f"case `{name}` has no `expect:`",
+                        ("cases", i),
+                        help="e.g. expect: {rule: spanish-line}",
+                    )
+                )
+                continue
+            bad = [k for k in expect if k not in EXPECT_KEYS]
+            for k in bad:
+                report.diagnostics.append(
+                    doc.diag(
+                        "unknown-key",
+                        f"`{k}` is not something a case can expect",
+                        ("cases", i, "expect", k),
+                        key=True,
+                        help="expect: " + ", ".join(EXPECT_KEYS),
+                    )
+                )
+            if (
+                "rule" in expect
+                and expect["rule"] is not None
+                and expect["rule"] not in policy.rule_names()
+            ):
+                report.diagnostics.append(
+                    doc.diag(
+                        "unknown-rule",
+                        f"case `{name}` expects rule `{expect['rule']}`, "
+                        "which the rules file does not have",
+                        ("cases", i, "expect", "rule"),
+                        help="rules: " + ", ".join(policy.rule_names()),
+                    )
+                )
+                continue
+            inputs = _case_inputs(doc, file, i, case, report)
+            if inputs is None or bad:
+                continue
+            attrs, kind, now = inputs
+            decision = policy.decide(attrs, kind, now=now)
+            reference = policy.explain(attrs, kind, now=now)
+            result = CaseResult(
+                name=name, location=Location(loc.file, loc.line, 0), rule=decision.rule
+            )
+            if reference.rule != decision.rule:  # pragma: no cover - the engine's own guard
+                result.failures.append(
+                    f"internal: indexed decision `{decision.rule}` differs from the scan "
+                    f"`{reference.rule}`; please report this"
+                )
+            result.failures += _compare(expect, decision)
+            if decision.rule:
+                reached.add(decision.rule)
+            report.results.append(result)
+    report.unreached = [n for n in policy.rule_names() if n not in reached]
+    return report
