@@ -67,7 +67,7 @@ def _int(value: Any) -> int:
     text = _text(value).strip()
     digits = text.lstrip("+-")
     if not digits.isascii() or not digits.isdigit() or len(digits) > MAX_INT_DIGITS:
-        raise ValueError(f"`{_short(text, 20)}` is not a whole number")
+        raise ValueError("the value is not a whole number")  # caller data stays out of logs
     return int(text)
 
 
@@ -208,7 +208,21 @@ def _check(tree: ast.Expression) -> list[str]:
     return used
 
 
+def _dotted(node: ast.AST) -> str | None:
+    """`customer.tier` when the node is a chain of plain names, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
+
+
 def _refusal(node: ast.AST) -> str:
+    dotted = _dotted(node) if isinstance(node, ast.Attribute) else None
+    if dotted is not None and dotted.split(".")[0] not in NAMES:
+        return f"`{dotted}` cannot be read like this: expressions have no dotted names"
     if isinstance(node, ast.BinOp):
         return "arithmetic and `%` formatting are not allowed in expressions"
     if isinstance(node, ast.Attribute):
@@ -223,6 +237,9 @@ def _refusal(node: ast.AST) -> str:
 
 
 def _refusal_help(node: ast.AST) -> str:
+    dotted = _dotted(node) if isinstance(node, ast.Attribute) else None
+    if dotted is not None and dotted.split(".")[0] not in NAMES:
+        return f'read the attribute as attrs["{dotted}"]'
     if isinstance(node, ast.Attribute):
         return 'read attributes as attrs["sip.phoneNumber"]; use startswith(...), lower(...)'
     return 'use comparisons, and/or/not, attrs["..."], and the helper functions'
@@ -274,6 +291,14 @@ def parse(source: str) -> tuple[ast.Expression, list[str]]:
 
 _FUNCS = {name: fn for name, (fn, _, _) in FUNCTIONS.items() if fn is not None}
 
+# simpleeval's plain evaluator has no lists; `_check` allows them with constant items only,
+# so they are read as fresh, immutable values (`attrs["tier"] in ["gold", "platinum"]`).
+_COLLECTIONS: dict[type, Callable[[Any], Any]] = {
+    ast.List: lambda node: tuple(e.value for e in node.elts),
+    ast.Tuple: lambda node: tuple(e.value for e in node.elts),
+    ast.Set: lambda node: frozenset(e.value for e in node.elts),
+}
+
 
 class Expr(Cond):
     """A compiled `expr:` condition; evaluation errors make it false and are recorded."""
@@ -294,6 +319,7 @@ class Expr(Cond):
         evaluator = SimpleEval(
             functions={**_FUNCS, "get": get}, names={"attrs": view, "kind": ctx.kind}
         )
+        evaluator.nodes.update(_COLLECTIONS)
         return evaluator.eval(self.source_text, previously_parsed=self.tree.body) is True
 
     def test(self, ctx: Context) -> bool:

@@ -56,6 +56,29 @@ OPERATORS: dict[str, OperatorFn] = {}
 KEYWORDS: dict[str, KeywordFn] = {}
 
 
+#: Words people reach for, and the operator they mean.
+OPERATOR_ALIASES = {
+    "startswith": "prefix",
+    "starts_with": "prefix",
+    "begins_with": "prefix",
+    "endswith": "suffix",
+    "ends_with": "suffix",
+    "in": "one_of",
+    "any_of": "one_of",
+    "oneof": "one_of",
+    "eq": "equals",
+    "is": "equals",
+    "equal": "equals",
+    "matches": "regex",
+    "match": "regex",
+    "regexp": "regex",
+    "pattern": "regex",
+    "present": "exists",
+    "absent": "missing",
+    "includes": "contains",
+}
+
+
 def operator(name: str) -> Callable[[OperatorFn], OperatorFn]:
     def deco(fn: OperatorFn) -> OperatorFn:
         OPERATORS[name] = fn
@@ -91,6 +114,7 @@ class Compiler:
     rule_name: str = ""
     used_attributes: set[str] = field(default_factory=set)
     templates: dict[Path_, Template] = field(default_factory=dict)
+    placeholders: list[tuple[str, Path_, str]] = field(default_factory=list)
 
     # -- reporting -----------------------------------------------------------------------
     def error(
@@ -168,7 +192,7 @@ class Compiler:
                 why = "LiveKit never sets" if never else "LiveKit does not set"
                 self.error(
                     "unknown-attribute",
-                    f"rule `{self.rule_name}` uses attribute `{name}`, which {why} it",
+                    f"rule `{self.rule_name}` uses attribute `{name}`, which {why}",
                     path,
                     key=True,
                     help=f"did you mean `{hint}`? if `{name}` is your own attribute, "
@@ -225,7 +249,8 @@ class Compiler:
                 opath = (*path, op)
                 fn = OPERATORS.get(op)
                 if fn is None:
-                    hint = did_you_mean(op, OPERATORS)
+                    alias = OPERATOR_ALIASES.get(op.lower())
+                    hint = f"did you mean `{alias}`?" if alias else did_you_mean(op, OPERATORS)
                     self.error(
                         "unknown-operator",
                         f"`{op}` is not an operator",
@@ -323,29 +348,43 @@ _UNSUPPORTED_RE = [
 ]
 
 
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _blank_escape(m: re.Match[str]) -> str:
+    """`\\+` → `__` (same length), but backreferences `\\1`, `\\k<n>` stay visible."""
+    return m[0] if m[1] in "123456789k" else "__"
+
+
 @operator("regex")
 def _op_regex(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
     pattern = c.text(arg, path, "`regex`")
     if pattern is None:
         return None
-    for finder, what, advice in _UNSUPPORTED_RE:
-        m = finder.search(pattern)
-        if m is not None:
-            c.error(
-                "bad-regex",
-                f"`{pattern}` uses {what} at position {m.start() + 1}, which rules cannot use",
-                path,
-                help=advice + " (rules use RE2, which runs in linear time)",
-            )
-            return None
     try:
         options = re2.Options()
         options.log_errors = False
         compiled = re2.compile(pattern, options)
     except Exception as exc:
+        # RE2 decides what is refused; the finders only explain it. Escaped characters
+        # (`\++`, `\\1`, `\p{Nd}+`) are blanked so they are not taken for operators.
+        unescaped = _ESCAPED.sub(_blank_escape, pattern)
+        for finder, what, advice in _UNSUPPORTED_RE:
+            m = finder.search(unescaped)
+            if m is not None:
+                c.error(
+                    "bad-regex",
+                    f"`{pattern}` uses {what} at position {m.start() + 1}, which rules cannot use",
+                    path,
+                    help=advice + " (rules use RE2, which runs in linear time)",
+                )
+                return None
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
         c.error(
             "bad-regex",
-            f"`{pattern}` is not a valid regular expression: {exc}",
+            f"`{pattern}` is not a valid regular expression: {reason}",
             path,
             help="rules use RE2 syntax; the whole value must match",
         )
@@ -593,13 +632,6 @@ def _template(c: Compiler, text: str, path: Path_, what: str) -> Template:
     for m in PLACEHOLDER.finditer(text):
         parts.append(text[pos : m.start()])
         name, fallback = m.group(1), m.group(2) or ""
-        known = (
-            name in catalogue.KNOWN_KEYS
-            or name in FACTS
-            or name in c.declared
-            or name in c.used_attributes
-            or (name.startswith("sip.h.") and name == name.lower())
-        )
         if not name:
             c.error(
                 "unknown-placeholder",
@@ -607,16 +639,8 @@ def _template(c: Compiler, text: str, path: Path_, what: str) -> Template:
                 path,
                 help="write the attribute name inside, e.g. {{ customer.name | there }}",
             )
-        elif not known:
-            close = difflib.get_close_matches(name, [*c.declared, *FACTS, *c.used_attributes], n=1)
-            hint = catalogue.suggest(name) or (close[0] if close else None)
-            c.error(
-                "unknown-placeholder",
-                f"the placeholder `{{{{ {name} }}}}` in {what} names no known attribute",
-                path,
-                help=(f"did you mean `{hint}`? " if hint else "")
-                + "if it is your own attribute, declare it under `attributes:`",
-            )
+        else:
+            c.placeholders.append((name, path, what))
         parts.append((source_for(name, c), fallback))
         pos = m.end()
     parts.append(text[pos:])
@@ -627,6 +651,34 @@ def _template(c: Compiler, text: str, path: Path_, what: str) -> Template:
         elif p != "":
             merged.append(p)
     return Template(tuple(merged))
+
+
+def _check_placeholders(c: Compiler) -> None:
+    """Placeholders name a LiveKit key, a derived fact, a declared attribute, or one the
+    rules test; checked once every rule is read, so the order of sections does not matter."""
+    seen: set[tuple[str, Path_]] = set()
+    for name, path, what in c.placeholders:
+        if (name, path) in seen:
+            continue
+        seen.add((name, path))
+        known = (
+            name in catalogue.KNOWN_KEYS
+            or name in FACTS
+            or name in c.declared
+            or name in c.used_attributes
+            or (name.startswith("sip.h.") and name == name.lower())
+        )
+        if known:
+            continue
+        close = difflib.get_close_matches(name, [*c.declared, *FACTS, *c.used_attributes], n=1)
+        hint = catalogue.suggest(name) or (close[0] if close else None)
+        c.error(
+            "unknown-placeholder",
+            f"the placeholder `{{{{ {name} }}}}` in {what} names no known attribute",
+            path,
+            help=(f"did you mean `{hint}`? " if hint else "")
+            + "if it is your own attribute, declare it under `attributes:`",
+        )
 
 
 def _cached_template(c: Compiler, text: str, path: Path_, what: str) -> Template:
@@ -904,17 +956,16 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
         if rule.use is not None:
             if rule.use not in profiles:
                 if not isinstance(raw_profiles, dict) or rule.use not in raw_profiles:
-                    hint = did_you_mean(rule.use, profiles)
+                    known = list(raw_profiles) if isinstance(raw_profiles, dict) else []
+                    hint = did_you_mean(rule.use, known)
+                    listed = (
+                        "profiles: " + ", ".join(known) if known else "define it under `profiles:`"
+                    )
                     c.error(
                         "unknown-profile",
                         f"rule `{rule.name}` uses profile `{rule.use}`, which is not defined",
                         (*path, "use"),
-                        help=hint
-                        or (
-                            "profiles: " + ", ".join(profiles)
-                            if profiles
-                            else "define it under `profiles:`"
-                        ),
+                        help=f"{hint} {listed}" if hint else listed,
                     )
             else:
                 layers += _profile_layers(c, profiles, checked_profiles, rule.use)
@@ -932,6 +983,7 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
                 enabled=rule.enabled,
             )
         )
+    _check_placeholders(c)
     # rule indexes in diagnostics refer to the file; keep a map for warnings
     if not any(d.is_error for d in c.diagnostics):
         _shadow_warnings_by_file(c, compiled, raw_rules)

@@ -114,21 +114,22 @@ def _mark(file: str, mark: Any) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def _flow_depth(text: str) -> int:
-    """An upper bound on bracket nesting, checked before libyaml sees the text."""
+def _flow_depth(text: str) -> tuple[int, int]:
+    """An upper bound on bracket nesting, checked before libyaml sees the text: the peak and
+    the 1-based line where it was first reached."""
     depth = peak = 0
+    line = peak_line = 1
     for ch in text:
         if ch in "[{":
             depth += 1
             if depth > peak:
-                peak = depth
+                peak, peak_line = depth, line
         elif ch in "]}":
             depth = max(depth - 1, 0)
         elif ch == "\n":
-            # block context resets flow nesting only when brackets are balanced in practice;
-            # keep counting: an unbalanced file is refused by the parser anyway.
-            pass
-    return peak
+            # an unbalanced file is refused by the parser anyway: keep counting
+            line += 1
+    return peak, peak_line
 
 
 def parse(text: str, file: str) -> Document:
@@ -157,7 +158,9 @@ def parse(text: str, file: str) -> Document:
                 )
             ]
         )
-    if _flow_depth(text) > MAX_DEPTH or _indent_depth(lines) > MAX_DEPTH:
+    flow, flow_line = _flow_depth(text)
+    block, block_line = _indent_depth(lines)
+    if flow > MAX_DEPTH or block > MAX_DEPTH:
         raise YamlProblem(
             [
                 doc.diag(
@@ -165,7 +168,7 @@ def parse(text: str, file: str) -> Document:
                     f"the file nests more than {MAX_DEPTH} levels deep",
                     (),
                     help="flatten the conditions: a rule rarely needs more than a few levels",
-                    location=Location(file, 1, 1),
+                    location=Location(file, flow_line if flow > MAX_DEPTH else block_line, 1),
                 )
             ]
         )
@@ -216,20 +219,29 @@ def parse(text: str, file: str) -> Document:
     return doc
 
 
-def _indent_depth(lines: list[str]) -> int:
-    """Block nesting: distinct indentation levels on the way down, a cheap upper bound."""
+def _indent_depth(lines: list[str]) -> tuple[int, int]:
+    """Block nesting: distinct indentation levels on the way down, a cheap upper bound.
+    Compact entries on one line (`- - - x`, `? - x`) nest too, one level per indicator."""
     stack: list[int] = []
-    peak = 0
-    for line in lines:
-        stripped = line.lstrip(" -")
-        if not stripped or stripped.startswith("#"):
+    peak = peak_line = 0
+    for number, line in enumerate(lines, 1):
+        end = len(line)
+        i = end - len(line.lstrip(" \t"))
+        if i == end or line[i] == "#":
             continue
-        indent = len(line) - len(stripped)
-        while stack and stack[-1] >= indent:
-            stack.pop()
-        stack.append(indent)
-        peak = max(peak, len(stack))
-    return peak
+        levels = [i]
+        while i < end and line[i] in "-?:" and (i + 1 == end or line[i + 1] in " \t"):
+            i += 1
+            while i < end and line[i] in " \t":
+                i += 1
+            levels.append(i)
+        for indent in levels:
+            while stack and stack[-1] >= indent:
+                stack.pop()
+            stack.append(indent)
+        if len(stack) > peak:
+            peak, peak_line = len(stack), number
+    return peak, peak_line
 
 
 def _convert(

@@ -1,0 +1,212 @@
+"""The command line, run as a user runs it: real subprocesses, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR",)}
+    env["NO_COLOR"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "policy", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_check_sample_is_clean() -> None:
+    result = run("check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("rules.yaml: ok: ")
+    assert result.stderr == ""
+
+
+def test_check_the_ten_most_likely_mistakes_exact_text() -> None:
+    result = run("check", "tests/golden/mistakes.yaml")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (GOLDEN / "mistakes.txt").read_text(encoding="utf-8")
+
+
+def test_check_json(tmp_path: Path) -> None:
+    result = run("check", "tests/golden/mistakes.yaml", "--format", "json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    codes = [d["code"] for d in data["diagnostics"]]
+    assert codes[:3] == ["bad-model", "unknown-placeholder", "unknown-key"]
+    assert all({"file", "line", "column", "message", "help"} <= set(d) for d in data["diagnostics"])
+
+
+def test_check_strict_fails_on_warnings(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - name: all\n    when: {}\n  - name: never\n    when: {kind: sip}\n",
+        encoding="utf-8",
+    )
+    assert run("check", str(rules)).returncode == 0
+    strict = run("check", str(rules), "--strict")
+    assert strict.returncode == 1
+    assert "warning[unreachable-rule]: rule `never` can never match" in strict.stderr
+
+
+def test_missing_rules_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run("check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error[missing-file]: the rules file `rules.yaml` does not exist" in result.stderr
+
+
+def test_test_runs_the_sample_cases_by_default() -> None:
+    result = run("test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].endswith(" passed, 0 failed")
+    assert all(line.startswith("PASS") for line in lines if line.startswith(("PASS", "FAIL")))
+    assert "coverage:" in result.stdout
+
+
+def test_test_reports_failures_and_unreached_rules(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n"
+        "  - name: gold\n    when: {customer.tier: gold}\n"
+        "  - name: web\n    when: {kind: standard}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n"
+        "  - name: gold caller\n    attributes: {customer.tier: gold}\n    expect: {rule: gold}\n"
+        "  - name: wrong on purpose\n    attributes: {customer.tier: silver}\n    expect: {rule: gold}\n",
+        encoding="utf-8",
+    )
+    result = run("test", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "FAIL  wrong on purpose  (rules.tests.yaml:5)" in result.stdout
+    assert "expected rule `gold`, got no rule (defaults)" in result.stdout
+    assert "never reached: web" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "1 passed, 1 failed"
+    as_json = json.loads(run("test", "--format", "json", cwd=tmp_path).stdout)
+    assert (as_json["passed"], as_json["failed"], as_json["unreached"]) == (1, 1, ["web"])
+
+
+def test_test_case_file_errors_point_at_the_line(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - name: a\n    when: {x: '1'}\n", encoding="utf-8"
+    )
+    (tmp_path / "cases.yaml").write_text(
+        "cases:\n  - name: n\n    attributes: {x: 1}\n    expect: {rule: b}\n", encoding="utf-8"
+    )
+    result = run("test", "rules.yaml", "cases.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cases.yaml:4:20: error[unknown-rule]: case `n` expects rule `b`" in result.stderr
+
+
+def test_explain_text_says_why() -> None:
+    result = run(
+        "explain",
+        "--attr",
+        "sip.phoneNumber=+34911234567",
+        "--attr",
+        "sip.trunkPhoneNumber=+15105550123",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "decision: rule `spanish-line`" in out
+    assert "MATCH spanish-line" in out
+    assert "stt           deepgram/nova-2-phonecall:es  from profile:spanish" in out
+
+
+def test_explain_json_shape() -> None:
+    result = run(
+        "explain",
+        "--attrs",
+        "tests/fixtures/attributes/twilio-inbound-active.json",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["rule"] == "bay-area-callers"
+    assert set(data["outcome"]) >= {
+        "stt",
+        "llm",
+        "tts",
+        "instructions",
+        "tools",
+        "greeting",
+        "metadata",
+    }
+    assert isinstance(data["revision"], str) and len(data["revision"]) == 12
+    first = data["trace"][0]
+    assert first["rule"] == "spanish-line" and first["matched"] is False
+    assert first["failed"] == {
+        "attribute": "sip.trunkPhoneNumber",
+        "actual": "+15105550100",
+        "expected": "`+15105550123`",
+    }
+    assert data["kind"] == "sip"
+
+
+def test_explain_no_match_and_kind() -> None:
+    data = json.loads(run("explain", "--kind", "egress", "--format", "json").stdout)
+    assert data["rule"] is None
+    assert data["outcome"]["stt"] == "deepgram/nova-3"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explain"],
+        ["explain", "--attr", "no-equals-sign"],
+        ["explain", "--attr", "a=b", "--at", "yesterday"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr
+
+
+def test_schema_matches_the_committed_copy() -> None:
+    result = run("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema == json.loads((ROOT / "docs" / "rules.schema.json").read_text(encoding="utf-8"))
+    assert "rules" in schema["properties"]
+    first = (ROOT / "rules.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=docs/rules.schema.json"
+
+
+def test_cli_does_not_import_livekit() -> None:
+    code = (
+        "import sys, policy.cli\n"
+        "policy.cli.main(['check', 'rules.yaml'])\n"
+        "assert not [m for m in sys.modules if m.startswith('livekit')], 'livekit imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_console_script_installed() -> None:
+    script = Path(sys.executable).parent / "sip-policy"
+    result = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0
+    assert "check" in result.stdout and "explain" in result.stdout
