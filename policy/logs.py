@@ -1,0 +1,360 @@
+"""Decision logs: one structlog event per decision, with caller data masked.
+
+Events go through the standard library logger `sip_policy`, so they come out of whatever
+handler the process has: with livekit-agents that is its JSON formatter (one JSON object per
+line; the event's keys become top-level fields) or its coloured formatter in `dev`.
+
+Masking is on by default: phone numbers keep their first four digits and last two
+(`+1510******00`), every attribute value outside `SAFE_TO_LOG` is hidden, and free text
+(stdlib records, tracebacks) has phone-like numbers masked. `SIP_POLICY_LOG_UNMASKED=1`
+turns masking off for local debugging. Control characters are always escaped, so a caller's
+value with a newline or an ANSI escape cannot forge a log line in any formatter.
+
+This module imports nothing from livekit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from .attributes import SAFE_TO_LOG
+from .decision import OUTCOME_FIELDS, Decision
+
+LOGGER_NAME = "sip_policy"
+ENV_UNMASKED = "SIP_POLICY_LOG_UNMASKED"
+
+#: Keys (in events) whose values are participant attributes, masked key by key.
+ATTRIBUTE_KEYS = frozenset({"attributes", "changed_attributes"})
+#: Keys (in events) whose values are written by rule authors or LiveKit and are never masked.
+CLEAR_KEYS = frozenset(
+    {
+        "rule",
+        "previous_rule",
+        "revision",
+        "previous_revision",
+        "sources",
+        "kind",
+        "call_id",
+        "changed",
+        "applied",
+        "not_applied",
+        "elapsed_us",
+        "job_id",
+        "room",
+        "tools",
+        "file",
+        "diagnostics",
+        "files",
+        "count",
+        "kept_revision",
+        "warnings",
+    }
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_masking: bool | None = None
+
+# Seven or more digits, optionally led by `+`, with at most two separators between digits
+# (`+1 (415) 555-0123`, and the `14155550176` inside `sip_14155550176`).
+_PHONE = re.compile(r"(?<!\d)\+?\d(?:[ \-.()]{0,2}\d){6,}(?!\d)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_KEEP_NL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_STARS = "******"
+
+
+def masking_enabled() -> bool:
+    """True unless `SIP_POLICY_LOG_UNMASKED` is set (or `set_masking(False)` was called)."""
+    if _masking is not None:
+        return _masking
+    return os.environ.get(ENV_UNMASKED, "").strip().lower() not in _TRUE
+
+
+def set_masking(enabled: bool | None) -> None:
+    """Force masking on or off in this process; `None` goes back to the environment."""
+    global _masking
+    _masking = enabled
+
+
+# -- masking -------------------------------------------------------------------------------
+
+
+def mask_phone(value: str) -> str:
+    """`+15105550100` → `+1510******00`: country and area code stay, the subscriber part goes."""
+    digits = re.sub(r"\D", "", value)
+    plus = "+" if value.lstrip().startswith("+") else ""
+    if len(digits) < 7:
+        return _STARS
+    return f"{plus}{digits[:4]}{_STARS}{digits[-2:]}"
+
+
+def mask_text(text: str) -> str:
+    """Free text with every phone-like number masked."""
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def mask_value(key: str, value: str) -> str:
+    """One attribute value: clear for `SAFE_TO_LOG` keys, phone-masked when it looks like a
+    number, otherwise hidden except for a hint of its start on long values."""
+    if key in SAFE_TO_LOG:
+        return value
+    if _PHONE.fullmatch(value.strip()):
+        return mask_phone(value)
+    if len(value) >= 12:
+        return value[:2] + _STARS
+    return _STARS if value else value
+
+
+def mask_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: mask_value(k, v) if isinstance(v, str) else _mask_any(v) for k, v in attributes.items()
+    }
+
+
+def escape_control(text: str, *, keep_newlines: bool = False) -> str:
+    """Newlines, carriage returns, ANSI escapes and other control characters as `\\n`, `\\x1b`."""
+    pattern = _CONTROL_KEEP_NL if keep_newlines else _CONTROL
+    return pattern.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def _mask_any(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, Mapping):
+        return {k: _mask_any(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mask_any(v) for v in value]
+    return value
+
+
+def _escape_any(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape_control(value)
+    if isinstance(value, Mapping):
+        return {escape_control(str(k)): _escape_any(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escape_any(v) for v in value]
+    return value
+
+
+def clean_event(event: MutableMapping[str, Any], *, masked: bool | None = None) -> None:
+    """Mask (unless turned off) and escape an event dict in place."""
+    if masked is None:
+        masked = masking_enabled()
+    for key, value in list(event.items()):
+        if masked and key not in CLEAR_KEYS and key != "event":
+            if key in ATTRIBUTE_KEYS and isinstance(value, Mapping):
+                value = mask_attributes(value)
+            else:
+                value = _mask_any(value)
+        event[key] = _escape_any(value)
+
+
+# -- structlog -----------------------------------------------------------------------------
+
+_CLEAN_MARK = "_sip_policy_clean"
+
+
+def mask_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor: mask and escape, and mark the record as already cleaned."""
+    clean_event(event_dict)
+    event_dict[_CLEAN_MARK] = True
+    return event_dict
+
+
+def _to_stdlib(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    event = dict(event_dict)
+    msg = event.pop("event", "")
+    # stdlib refuses `extra` keys that shadow LogRecord attributes
+    extra = {(f"{k}_" if k in _RESERVED else k): v for k, v in event.items()}
+    return {"msg": msg, "extra": extra}
+
+
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def get_logger(name: str = LOGGER_NAME) -> Any:
+    """A structlog logger that writes through the stdlib logger `name`, masking first.
+
+    It is configured locally (`structlog.wrap_logger`), so an application's own structlog
+    configuration is left alone.
+    """
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[structlog.contextvars.merge_contextvars, mask_processor, _to_stdlib],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+
+
+# -- stdlib records ------------------------------------------------------------------------
+
+
+class MaskingFilter(logging.Filter):
+    """Mask and escape every record a handler emits: message, extras, traceback, stack.
+
+    Attach it to handlers (`install_stdlib_masking`), not loggers: handler filters see the
+    records of every logger, including livekit's. The traceback is rendered here and
+    `exc_info` dropped, so formatters print the masked text.
+    """
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _CLEAN_MARK, False):
+            return True
+        masked = masking_enabled()
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg = escape_control(mask_text(message) if masked else message)
+        record.args = None
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = self._formatter.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            text = mask_text(record.exc_text) if masked else record.exc_text
+            record.exc_text = escape_control(text, keep_newlines=True)
+        if record.stack_info:
+            text = mask_text(record.stack_info) if masked else record.stack_info
+            record.stack_info = escape_control(text, keep_newlines=True)
+        for key, value in list(record.__dict__.items()):
+            if key in _RESERVED or key.startswith("_"):
+                continue
+            if masked:
+                if key in ATTRIBUTE_KEYS and isinstance(value, Mapping):
+                    value = mask_attributes(value)
+                else:
+                    value = _mask_any(value)
+            record.__dict__[key] = _escape_any(value)
+        setattr(record, _CLEAN_MARK, True)
+        return True
+
+
+_FILTER = MaskingFilter()
+
+
+def install_stdlib_masking(handlers: Iterable[logging.Handler] | None = None) -> int:
+    """Attach the masking filter to `handlers` (default: the root logger's). Idempotent;
+    returns how many handlers got it now. Call it after logging is set up (livekit sets it up
+    in `cli.run_app` and in each job process)."""
+    added = 0
+    for handler in handlers if handlers is not None else logging.getLogger().handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(_FILTER)
+            added += 1
+    return added
+
+
+# -- decision events -----------------------------------------------------------------------
+
+
+def decision_event(
+    decision: Decision,
+    *,
+    identity: str,
+    kind: str,
+    attributes: Mapping[str, str] | None = None,
+    call_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The fields of a `policy.decision` event (before masking)."""
+    attrs = dict(attributes or {})
+    fields: dict[str, Any] = {
+        "call_id": call_id if call_id is not None else attrs.get("sip.callID"),
+        "participant": identity,
+        "kind": kind,
+        "rule": decision.rule,
+        "revision": decision.revision,
+        "sources": dict(decision.outcome.sources),
+        "elapsed_us": round(decision.elapsed_us, 1),
+    }
+    if decision.errors:
+        fields["errors"] = list(decision.errors)
+    if attributes is not None:
+        fields["attributes"] = attrs
+    fields.update(extra)
+    return fields
+
+
+def changed_fields(old: Decision, new: Decision) -> list[str]:
+    """The outcome fields whose values differ between two decisions, in outcome order."""
+    a, b = old.outcome, new.outcome
+    return [f for f in OUTCOME_FIELDS if getattr(a, f) != getattr(b, f)]
+
+
+def log_decision(
+    decision: Decision,
+    *,
+    identity: str,
+    kind: str,
+    attributes: Mapping[str, str] | None = None,
+    call_id: str | None = None,
+    logger: Any = None,
+    **extra: Any,
+) -> None:
+    """Log one `policy.decision` event."""
+    log = logger or get_logger()
+    log.info(
+        "policy.decision",
+        **decision_event(
+            decision,
+            identity=identity,
+            kind=kind,
+            attributes=attributes,
+            call_id=call_id,
+            **extra,
+        ),
+    )
+
+
+def log_change(
+    old: Decision,
+    new: Decision,
+    *,
+    identity: str,
+    kind: str,
+    attributes: Mapping[str, str] | None = None,
+    call_id: str | None = None,
+    logger: Any = None,
+    **extra: Any,
+) -> None:
+    """Log one `policy.decision.changed` event: the new decision, what changed, from what."""
+    log = logger or get_logger()
+    fields = decision_event(
+        new, identity=identity, kind=kind, attributes=attributes, call_id=call_id
+    )
+    fields.update(
+        previous_rule=old.rule,
+        previous_revision=old.revision,
+        changed=changed_fields(old, new),
+    )
+    fields.update(extra)
+    log.info("policy.decision.changed", **fields)
+
+
+__all__ = [
+    "ENV_UNMASKED",
+    "LOGGER_NAME",
+    "MaskingFilter",
+    "changed_fields",
+    "clean_event",
+    "decision_event",
+    "escape_control",
+    "get_logger",
+    "install_stdlib_masking",
+    "log_change",
+    "log_decision",
+    "mask_attributes",
+    "mask_phone",
+    "mask_text",
+    "mask_value",
+    "masking_enabled",
+    "set_masking",
+]

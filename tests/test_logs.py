@@ -1,0 +1,160 @@
+"""Masking and log-line safety, through livekit-agents' own JSON and coloured formatters."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from livekit.agents.cli.log import ColoredFormatter, JsonFormatter
+
+import policy
+from policy.logs import (
+    LOGGER_NAME,
+    escape_control,
+    get_logger,
+    install_stdlib_masking,
+    log_decision,
+    mask_attributes,
+    mask_phone,
+    mask_text,
+    set_masking,
+)
+
+HOSTILE = 'gold\n{"level": "ERROR", "message": "forged"}\x1b[31m'
+
+
+@pytest.fixture(autouse=True)
+def env_masking() -> Iterator[None]:
+    set_masking(None)
+    yield
+    set_masking(None)
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """A handler with livekit-agents' production JSON formatter on the root logger."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    install_stdlib_masking([handler])
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield out
+    root.removeHandler(handler)
+    root.setLevel(old)
+
+
+def lines(out: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_phone_numbers_keep_the_country_and_area_code_only() -> None:
+    assert mask_phone("+15105550100") == "+1510******00"
+    assert mask_phone("14155550176") == "1415******76"
+    assert mask_phone("12345") == "******"
+    assert mask_text("sip_+14155550123 / (415) 555-0123") == "sip_+1415******23 / (4155******23"
+    assert mask_text("job 42 at line 1234") == "job 42 at line 1234"
+
+
+def test_attributes_outside_the_safe_list_are_masked() -> None:
+    masked = mask_attributes(
+        {
+            "sip.callID": "SCL_b8AesnBB2KPi",
+            "sip.phoneNumber": "+14155550123",
+            "sip.h.x-customer-tier": "gold",
+            "sip.twilio.callSid": "CA15f38f96d445e1c04f6994e87f3c7095",
+        }
+    )
+    assert masked == {
+        "sip.callID": "SCL_b8AesnBB2KPi",
+        "sip.phoneNumber": "+1415******23",
+        "sip.h.x-customer-tier": "******",
+        "sip.twilio.callSid": "CA******",
+    }
+
+
+def test_a_decision_is_one_masked_json_line(stream: io.StringIO) -> None:
+    rules = policy.loads("defaults:\n  llm: openai/gpt-4.1-mini\nrules: []\n")
+    attrs = {"sip.phoneNumber": "+14155550123", "sip.callID": "SCL_x", "sip.h.x-tier": HOSTILE}
+    decision = rules.decide(attrs, "sip")
+    log_decision(decision, identity="sip_+14155550123", kind="sip", attributes=attrs)
+    [event] = lines(stream)
+    assert event["message"] == "policy.decision"
+    assert event["name"] == LOGGER_NAME
+    assert event["participant"] == "sip_+1415******23"
+    assert event["call_id"] == "SCL_x"
+    assert event["revision"] == rules.revision
+    assert event["attributes"] == {
+        "sip.phoneNumber": "+1415******23",
+        "sip.callID": "SCL_x",
+        "sip.h.x-tier": "go******",
+    }
+    assert "+14155550123" not in stream.getvalue()
+
+
+def test_unmasked_for_local_debugging_but_never_forged(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIP_POLICY_LOG_UNMASKED", "1")
+    get_logger().info("policy.test", participant="sip_+14155550123", note=HOSTILE)
+    logging.getLogger("some.library").warning("caller %s said %s", "+14155550123", HOSTILE)
+    text = stream.getvalue()
+    assert len(text.splitlines()) == 2
+    first, second = lines(stream)
+    assert first["participant"] == "sip_+14155550123"
+    assert first["note"] == escape_control(HOSTILE)
+    assert "\x1b" not in text and "\\u001b" not in text
+    assert second["message"] == "caller +14155550123 said " + escape_control(HOSTILE)
+
+
+def test_stdlib_records_and_tracebacks_are_masked(stream: io.StringIO) -> None:
+    log = logging.getLogger("livekit.agents.test")
+    try:
+        raise ValueError("cannot dial +14155550123")
+    except ValueError:
+        log.exception("failed for %s", "sip_14155550176", extra={"participant": "+15105550100"})
+    [event] = lines(stream)
+    assert event["message"] == "failed for sip_1415******76"
+    assert event["participant"] == "+1510******00"
+    assert "ValueError: cannot dial +1415******23" in str(event["exc_info"])
+    assert "14155550123" not in stream.getvalue()
+
+
+def test_the_dev_formatter_prints_one_line_per_record() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(ColoredFormatter("%(levelname)s %(name)s %(message)s %(extra)s"))
+    install_stdlib_masking([handler])
+    logger = logging.getLogger("sip_policy.dev_test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        get_logger("sip_policy.dev_test").info("policy.test", note=HOSTILE)
+        logger.info("header %s", HOSTILE)
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert text.count("\n") == 2
+    assert "\x1b[31m" not in text.replace("\x1b[0m", "")  # only the formatter's own reset
+
+
+@given(st.text())
+def test_escaped_text_has_no_line_breaks_or_escapes(text: str) -> None:
+    clean = escape_control(text)
+    assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", clean)
+
+
+@given(st.text(alphabet="0123456789+-() abc_", max_size=60))
+def test_no_run_of_seven_digits_survives_masking(text: str) -> None:
+    masked = mask_text(text)
+    assert not re.search(r"\d{7}", masked)
+    assert mask_text(masked) == masked
