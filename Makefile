@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup demo test lint typecheck unit bench fuzz schema clean
+.PHONY: all setup demo test lint unit bench fuzz schema run-agent clean
 
 all: test
 
@@ -44,6 +44,9 @@ bench: $(STAMP)
 
 fuzz: $(STAMP)
 	SIP_POLICY_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/hostile -k fuzz -q
+
+run-agent: $(STAMP)
+	$(BIN)/python agent_entry.py dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

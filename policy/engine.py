@@ -33,6 +33,9 @@ class CompiledRule:
     cond: Cond
     plan: Plan
     enabled: bool = True
+    #: the table file a row came from (None: the rules file), and the rule's path in the rules
+    file: str | None = None
+    path: tuple[str | int, ...] = ()
 
 
 def top_conditions(cond: Cond) -> tuple[Cond, ...]:
@@ -190,6 +193,21 @@ class Policy:
         for r in self.rules:
             names.update(r.plan.tools)
         return frozenset(names)
+
+    def kinds(self) -> frozenset[str]:
+        """The participant kinds the rules name in `kind:` conditions (the worker waits for
+        callers of these kinds besides SIP)."""
+        found: set[str] = set()
+        stack: list[Cond] = [r.cond for r in self.rules]
+        while stack:
+            cond = stack.pop()
+            if isinstance(cond, Equals) and isinstance(cond.source, KindSource):
+                found.update(cond.values)
+            stack.extend(getattr(cond, "conds", ()))
+            inner = getattr(cond, "inner", None)
+            if isinstance(inner, Cond):
+                stack.append(inner)
+        return frozenset(found)
 
     def decide(
         self,
