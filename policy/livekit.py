@@ -36,7 +36,14 @@ from .decision import Decision
 from .engine import Policy
 from .errors import Diagnostic, Location, PolicyError
 from .loader import load
-from .logs import changed_fields, get_logger, install_stdlib_masking, log_change, log_decision
+from .logs import (
+    changed_fields,
+    get_logger,
+    install_stdlib_masking,
+    log_change,
+    log_decision,
+    remember,
+)
 from .tools import ToolRegistry, UnknownToolError
 from .watch import ENV_SNAPSHOT_DIR, POINTER, PolicyHolder, publish_snapshot
 
@@ -69,7 +76,9 @@ def caller_attributes(participant: rtc.Participant) -> dict[str, str]:
     attrs = participant.attributes
     if not isinstance(attrs, Mapping):  # the console's mock participant
         return {}
-    return {str(k): str(v) for k, v in attrs.items()}
+    copy = {str(k): str(v) for k, v in attrs.items()}
+    remember(copy)  # masked wherever a log line repeats one of these values
+    return copy
 
 
 def participant_facts(participant: rtc.Participant) -> tuple[dict[str, str], str]:

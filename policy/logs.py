@@ -93,9 +93,55 @@ def mask_phone(value: str) -> str:
     return f"{plus}{digits[:4]}{_STARS}{digits[-2:]}"
 
 
+#: Caller values seen by this process (header-mapped and other attribute values), masked
+#: wherever they reappear in free text: messages, extras, tracebacks. Bounded, oldest out.
+MAX_REMEMBERED = 4096
+MIN_REMEMBERED = 3
+_remembered: dict[str, None] = {}
+_remembered_re: re.Pattern[str] | None = None
+_PIECES = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def remember(attributes: Mapping[str, Any]) -> None:
+    """Remember a participant's attribute values (all but `SAFE_TO_LOG` keys) so that free
+    text repeating them is masked too. Called for every decision logged and every caller
+    the adapter reads; values shorter than three characters are left alone."""
+    global _remembered_re
+    changed = False
+    for key, value in attributes.items():
+        if key in SAFE_TO_LOG or not isinstance(value, str):
+            continue
+        for piece in _PIECES.split(value):
+            piece = piece.strip()
+            if len(piece) >= MIN_REMEMBERED and piece not in _remembered:
+                _remembered[piece] = None
+                changed = True
+    while len(_remembered) > MAX_REMEMBERED:
+        del _remembered[next(iter(_remembered))]
+    if changed:
+        _remembered_re = None
+
+
+def forget_all() -> None:
+    """Drop every remembered value (tests; a long-lived process between tenants)."""
+    global _remembered_re
+    _remembered.clear()
+    _remembered_re = None
+
+
+def _remembered_pattern() -> re.Pattern[str] | None:
+    global _remembered_re
+    if _remembered_re is None and _remembered:
+        words = sorted(_remembered, key=len, reverse=True)
+        _remembered_re = re.compile("|".join(map(re.escape, words)))
+    return _remembered_re
+
+
 def mask_text(text: str) -> str:
-    """Free text with every phone-like number masked."""
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    """Free text with every phone-like number and every remembered caller value masked."""
+    text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    pattern = _remembered_pattern()
+    return pattern.sub(_STARS, text) if pattern is not None else text
 
 
 def mask_value(key: str, value: str) -> str:
@@ -266,6 +312,7 @@ def decision_event(
 ) -> dict[str, Any]:
     """The fields of a `policy.decision` event (before masking)."""
     attrs = dict(attributes or {})
+    remember(attrs)
     fields: dict[str, Any] = {
         "call_id": call_id if call_id is not None else attrs.get("sip.callID"),
         "participant": identity,
@@ -347,6 +394,7 @@ __all__ = [
     "clean_event",
     "decision_event",
     "escape_control",
+    "forget_all",
     "get_logger",
     "install_stdlib_masking",
     "log_change",
@@ -356,5 +404,6 @@ __all__ = [
     "mask_text",
     "mask_value",
     "masking_enabled",
+    "remember",
     "set_masking",
 ]

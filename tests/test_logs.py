@@ -158,3 +158,16 @@ def test_no_run_of_seven_digits_survives_masking(text: str) -> None:
     masked = mask_text(text)
     assert not re.search(r"\d{7}", masked)
     assert mask_text(masked) == masked
+
+
+def test_remembered_caller_values_are_masked_in_free_text() -> None:
+    from policy import logs
+
+    logs.forget_all()
+    try:
+        assert logs.mask_text("tier platinum-plus for acme") == "tier platinum-plus for acme"
+        logs.remember({"customer.tier": "platinum-plus", "sip.callID": "SCL_abc", "x": "ab"})
+        assert logs.mask_text("tier platinum-plus for acme") == "tier ****** for acme"
+        assert logs.mask_text("call SCL_abc ab") == "call SCL_abc ab"  # safe key, too short
+    finally:
+        logs.forget_all()
