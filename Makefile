@@ -23,8 +23,8 @@ demo: $(STAMP)
 	@echo "== sip-policy test (the cases in rules.tests.yaml)"
 	@$(BIN)/sip-policy test rules.yaml
 	@echo
-	@echo "== sip-policy explain: a caller from Madrid dials the Spanish line"
-	@$(BIN)/sip-policy explain rules.yaml --attr sip.phoneNumber=+34911234567 --attr sip.trunkPhoneNumber=+15105550123 --attr sip.ruleID=SDR_xkVKoqTfPE4Q
+	@echo "== sip-policy explain: a caller from Madrid dials the Spanish line on a Tuesday at 10:00"
+	@$(BIN)/sip-policy explain rules.yaml --at 2026-12-22T10:00 --attr sip.phoneNumber=+34911234567 --attr sip.trunkPhoneNumber=+15105550123 --attr sip.ruleID=SDR_xkVKoqTfPE4Q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -51,6 +51,11 @@ class Style:
         return self._c("2", t)
 
 
+def plural(n: int, word: str) -> str:
+    """`1 rule`, `2 rules`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _print_diagnostics(diags: Sequence[Diagnostic], stream: TextIO) -> None:
     style = Style(stream)
     for d in diags:
@@ -74,8 +79,7 @@ def _load(rules: str, fmt: str) -> Policy | None:
         _print_diagnostics(exc.diagnostics, sys.stderr)
         errors = len(exc.errors)
         print(
-            f"{rules}: {errors} error{'s' if errors != 1 else ''}, "
-            f"{len(exc.warnings)} warning{'s' if len(exc.warnings) != 1 else ''}",
+            f"{rules}: {plural(errors, 'error')}, {plural(len(exc.warnings), 'warning')}",
             file=sys.stderr,
         )
         return None
@@ -93,6 +97,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         from .tools import load_registry
 
         try:
+            if os.getcwd() not in sys.path:  # `--tools my_tools` finds ./my_tools.py
+                sys.path.insert(0, os.getcwd())
             registry = load_registry(args.tools)
         except Exception as exc:
             print(f"error: cannot import the tools module `{args.tools}`: {exc}", file=sys.stderr)
@@ -126,8 +132,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         style = Style(sys.stdout)
         verdict = style.red("failed") if failed else style.green("ok")
         print(
-            f"{args.rules}: {verdict}: {len(policy.rules)} rules, {len(errors)} errors, "
-            f"{len(warnings)} warnings (revision {policy.revision})"
+            f"{args.rules}: {verdict}: {plural(len(policy.rules), 'rule')}, "
+            f"{plural(len(errors), 'error')}, {plural(len(warnings), 'warning')} "
+            f"(revision {policy.revision})"
         )
     return 1 if failed else 0
 
@@ -145,9 +152,9 @@ def _read_attrs_file(path: str) -> tuple[dict[str, str], str | None]:
 
 
 def parse_time(text: str) -> dt.datetime:
-    """`--at` and test-case `at:` values: ISO 8601; without a zone, UTC."""
-    value = dt.datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    """`--at` values: ISO 8601. Without an offset the time is local to each schedule
+    (18:30 means 18:30 where the office is); with one (`-08:00`, `Z`) it is that instant."""
+    return dt.datetime.fromisoformat(text)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -219,15 +226,16 @@ def render_explanation(
             value = json.dumps(dict(value), ensure_ascii=False) if value else "(none)"
         elif value is None or value == "":
             value = "(not set)"
-        origin = o.sources.get("instructions" if name == "instructions" else name, "not set")
+        origin = o.sources.get(name)
+        note = s.dim("from " + origin) if origin else ""
         text = str(value)
         if name == "instructions":
             first, *rest = text.splitlines() or [""]
-            lines.append(f"  {name:<13} {s.dim('from ' + origin)}")
+            lines.append(f"  {name:<13} {note}".rstrip())
             for line in [first, *rest]:
                 lines.append(f"    | {line}")
         else:
-            lines.append(f"  {name:<13} {text}  {s.dim('from ' + origin)}")
+            lines.append(f"  {name:<13} {text}  {note}".rstrip())
     lines.append("")
     lines.append("rules, in order:")
     decided = False
@@ -291,7 +299,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         _print_diagnostics(report.diagnostics, sys.stderr)
         if any(d.is_error for d in report.diagnostics):
             print(
-                f"{len([d for d in report.diagnostics if d.is_error])} error(s) in the test cases",
+                f"{plural(len([d for d in report.diagnostics if d.is_error]), 'error')} "
+                "in the test cases",
                 file=sys.stderr,
             )
             return 1
@@ -374,7 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--attrs", metavar="FILE.json", help="attributes from a JSON file")
     p.add_argument("--kind", help="participant kind: sip (default), standard, connector...")
-    p.add_argument("--at", metavar="TIME", help="decide as if at this time, e.g. 2026-12-24T18:30")
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="decide as if at this time, e.g. 2026-12-24T18:30 (each schedule's local time; "
+        "add an offset such as -08:00 for an exact instant)",
+    )
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the rules file")

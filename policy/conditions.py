@@ -184,7 +184,12 @@ class Regex(ValueCond):
 
     def test(self, ctx: Context) -> bool:
         value = self.source.get(ctx)  # type: ignore[union-attr]
-        return value is not None and self.regex.fullmatch(value) is not None
+        if value is None:
+            return False
+        try:
+            return self.regex.fullmatch(value) is not None
+        except UnicodeEncodeError:  # a lone surrogate: RE2 matches UTF-8, so no match
+            return False
 
     def expected(self) -> str:
         return f"to match `{_short(self.pattern, 40)}`"

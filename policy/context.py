@@ -32,11 +32,10 @@ class Context:
 
     @property
     def now(self) -> dt.datetime:
-        """The decision time: given by the caller (tests, `--at`) or the clock, read once."""
+        """The decision time: given by the caller (tests, `--at`) or the clock, read once.
+        A time without an offset is read on each schedule's own clock."""
         if self._now is None:
             self._now = dt.datetime.now(dt.UTC)
-        elif self._now.tzinfo is None:
-            self._now = self._now.replace(tzinfo=dt.UTC)
         return self._now
 
     @property

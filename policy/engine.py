@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conditions import All, Always, Cond, Equals, Prefix
+import re2
+
+from .conditions import All, Always, Cond, Equals, Prefix, Regex
 from .context import Context
-from .decision import Decision, Outcome, TraceStep
+from .decision import Check, Decision, Outcome, TraceStep
 from .errors import Diagnostic
 from .outcome import Plan
 from .sources import FACTS, KindSource, Source
@@ -55,6 +57,8 @@ def index_condition(cond: Cond) -> Cond | None:
     if best is None:
         best = next((c for c in tops if isinstance(c, Prefix)), None)
     if best is None:
+        best = next((c for c in tops if isinstance(c, Regex)), None)
+    if best is None:
         best = next((c for c in tops if isinstance(c, Equals)), None)
     return best
 
@@ -65,12 +69,15 @@ class _Index:
 
     exact: list[tuple[Source, dict[str, list[int]]]] = field(default_factory=list)
     prefix: list[tuple[Source, dict[str, list[int]], tuple[int, ...]]] = field(default_factory=list)
+    #: per source, one RE2 set of every pattern rules are filed under, and their rules
+    regex: list[tuple[Source, Any, list[list[int]]]] = field(default_factory=list)
     always: list[int] = field(default_factory=list)
 
     @classmethod
     def build(cls, rules: list[CompiledRule]) -> _Index:
         exact: dict[Source, dict[str, list[int]]] = {}
         prefix: dict[Source, dict[str, list[int]]] = {}
+        patterns: dict[Source, dict[str, list[int]]] = {}
         always: list[int] = []
         for r in rules:
             if not r.enabled:
@@ -88,11 +95,22 @@ class _Index:
                     ids = ptable.setdefault(p, [])
                     if not ids or ids[-1] != r.index:
                         ids.append(r.index)
+            elif isinstance(c, Regex):
+                assert c.source is not None
+                patterns.setdefault(c.source, {}).setdefault(c.pattern, []).append(r.index)
             else:
                 always.append(r.index)
+        regex: list[tuple[Source, Any, list[list[int]]]] = []
+        for source, by_pattern in patterns.items():
+            matcher = _regex_set(list(by_pattern))
+            if matcher is None:  # RE2 refused the set (memory budget): try them in order
+                always = sorted([*always, *(i for ids in by_pattern.values() for i in ids)])
+            else:
+                regex.append((source, matcher, list(by_pattern.values())))
         return cls(
             exact=list(exact.items()),
             prefix=[(s, t, tuple(sorted({len(p) for p in t}))) for s, t in prefix.items()],
+            regex=regex,
             always=always,
         )
 
@@ -115,6 +133,16 @@ class _Index:
                 hit = ptable.get(value[:length])
                 if hit:
                     lists.append(hit)
+        for source, matcher, ids_of in self.regex:
+            value = source.get(ctx)
+            if value is None:
+                continue
+            try:
+                found = matcher.Match(value.encode())
+            except Exception:  # text RE2 cannot take: the rules' own tests report it
+                found = range(len(ids_of))
+            for k in found:
+                lists.append(ids_of[k])
         if self.always:
             lists.append(self.always)
         if not lists:
@@ -122,6 +150,22 @@ class _Index:
         if len(lists) == 1:
             return lists[0]
         return _unique(heapq.merge(*lists))
+
+
+def _regex_set(patterns: list[str]) -> Any:
+    """One RE2 set that full-matches any of `patterns` (the options `Regex` compiles with):
+    a decision asks it once per attribute instead of trying each pattern. None if RE2
+    cannot build it."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        matcher = re2.Set.FullMatchSet(options)
+        for p in patterns:
+            matcher.Add(p)
+        matcher.Compile()
+    except Exception:
+        return None
+    return matcher._set  # the binding itself: the wrapper re-encodes on every call
 
 
 def _unique(ids: Iterable[int]) -> Iterator[int]:
@@ -271,8 +315,8 @@ class Policy:
             before = len(errors)
             try:
                 failed = rule.cond.why(ctx)
-            except Exception as exc:  # pragma: no cover
-                failed = None
+            except Exception as exc:  # pragma: no cover - as in decide, an error is no match
+                failed = Check(rule.name, None, "no error while testing the rule")
                 errors.append(f"rule `{rule.name}`: {type(exc).__name__}")
             err = "; ".join(errors[before:]) or None
             matched = failed is None

@@ -7,10 +7,13 @@ rules), then compilation (`conditions`, `expr`, `outcome`, `engine`).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,7 @@ from .expr import Expr, ExprProblem
 from .model import AttributeInfo, OutcomeFields, Profile, Rule, RulesFile, Settings
 from .outcome import PLACEHOLDER, Plan, Template
 from .source import Document, Path_, YamlProblem, describe_scalar, parse
-from .sources import FACTS, KindSource, Source, source_for
+from .sources import FACTS, AttrSource, KindSource, Source, source_for
 
 MODEL_STRING = re.compile(
     r"^[a-z0-9][a-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(:[A-Za-z0-9_.\-]+)?$"
@@ -557,6 +560,15 @@ def _fields_at(model: type[BaseModel], rel: tuple[Any, ...]) -> list[str]:
     return []
 
 
+def _where(path: tuple[Any, ...]) -> str:
+    """A path in words: `rule 3`, `profile `vip``, `the file`."""
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        return f"rule {path[1] + 1}" + (f" (`{'.'.join(map(str, path[2:]))}`)" if path[2:] else "")
+    if len(path) >= 2 and path[0] == "profiles":
+        return f"profile `{path[1]}`"
+    return f"`{'.'.join(map(str, path))}`" if path else "the file"
+
+
 def _report(
     c: Compiler, model: type[BaseModel], err: Any, loc: tuple[Any, ...], base: Path_
 ) -> None:
@@ -566,6 +578,8 @@ def _report(
     if kind == "extra_forbidden":
         allowed = _fields_at(model, tuple(loc[len(base) : -1]))
         hint = did_you_mean(field_name, allowed)
+        if value is None and not hint and (" " in field_name or "," in field_name or len(loc) > 2):
+            hint = "if this is the rest of a text that contains `, ` or `: `, put the whole text in quotes;"
         c.error(
             "unknown-key",
             f"`{field_name}` is not a known key here",
@@ -575,10 +589,9 @@ def _report(
             + ("known keys: " + ", ".join(allowed) if allowed else ""),
         )
     elif kind == "missing":
-        where = ".".join(str(p) for p in loc[:-1]) or "the file"
         c.error(
             "missing-key",
-            f"`{field_name}` is required in `{where}`",
+            f"{_where(loc[:-1])} has no `{field_name}`",
             loc[:-1],
             help=f"add `{field_name}:`",
         )
@@ -664,6 +677,7 @@ def _check_placeholders(c: Compiler) -> None:
         known = (
             name in catalogue.KNOWN_KEYS
             or name in FACTS
+            or not isinstance(source_for(name, c), AttrSource)
             or name in c.declared
             or name in c.used_attributes
             or (name.startswith("sip.h.") and name == name.lower())
@@ -774,27 +788,41 @@ def _profile_layers(
     return [(f"profile:{p}", checked.get(p, {})) for p in reversed(chain)]
 
 
+#: Conditions that only the very same condition implies (see `Cond.implies`).
+_KEYED_ONLY = (Regex, Expr, AnyOf)
+
+
+def _keyed_only(cond: Cond) -> tuple[Cond, ...]:
+    """The top conditions of `cond` when every one of them is keyed-only, else ()."""
+    tops = top_conditions(cond)
+    return tops if tops and all(isinstance(t, _KEYED_ONLY) for t in tops) else ()
+
+
 def _shadow_warnings(c: Compiler, rules: list[CompiledRule]) -> None:
     """Warn about rules that can never match because an earlier rule catches all their
     callers. Candidates come from shared exact values and prefixes, so this stays near
     linear at 100,000 rules."""
     enabled = [r for r in rules if r.enabled]
     by_value: dict[tuple[Source, str], list[int]] = {}
+    with_prefixes: set[Source] = set()
     for pos, r in enumerate(enabled):
         for cond in top_conditions(r.cond):
             if isinstance(cond, Equals) and cond.source is not None:
                 for v in cond.values:
                     by_value.setdefault((cond.source, v), []).append(pos)
+            elif isinstance(cond, Prefix) and cond.source is not None:
+                with_prefixes.add(cond.source)
     prefixed: dict[Source, list[tuple[str, int]]] = {}
-    for pos, r in enumerate(enabled):
+    for pos, r in enumerate(enabled) if with_prefixes else ():
         for cond in top_conditions(r.cond):
-            if isinstance(cond, Prefix | Equals) and cond.source is not None:
+            if isinstance(cond, Prefix | Equals) and cond.source in with_prefixes:
                 values = cond.prefixes if isinstance(cond, Prefix) else cond.values
                 prefixed.setdefault(cond.source, []).extend((v, pos) for v in values)
     for lst in prefixed.values():
         lst.sort()
     budget = SHADOW_PAIR_BUDGET
     reported: set[int] = set()
+    by_key: dict[tuple[Any, ...], list[int]] = {}
     import bisect
 
     for pos, earlier in enumerate(enabled):
@@ -802,9 +830,10 @@ def _shadow_warnings(c: Compiler, rules: list[CompiledRule]) -> None:
         if isinstance(earlier.cond, Always):
             later: Sequence[int] = range(pos + 1, len(enabled))
         elif isinstance(key, Equals) and key.source is not None:
-            later = sorted(
-                {p for v in key.values for p in by_value.get((key.source, v), ()) if p > pos}
-            )
+            hits = [by_value.get((key.source, v), ()) for v in key.values]
+            if len(hits) == 1 and len(hits[0]) <= 1:
+                continue  # the usual case at scale: no other rule has this value
+            later = sorted({p for ids in hits for p in ids if p > pos})
         elif isinstance(key, Prefix) and key.source is not None:
             lst = prefixed.get(key.source, [])
             found: set[int] = set()
@@ -815,6 +844,14 @@ def _shadow_warnings(c: Compiler, rules: list[CompiledRule]) -> None:
                         found.add(lst[i][1])
                     i += 1
             later = sorted(found)
+        elif tops := _keyed_only(earlier.cond):
+            # only a rule with the very same regex/expression/any can imply these
+            if not by_key:
+                for q, r in enumerate(enabled):
+                    for cond in top_conditions(r.cond):
+                        if isinstance(cond, _KEYED_ONLY):
+                            by_key.setdefault(cond.key, []).append(q)
+            later = [p for p in by_key.get(tops[0].key, ()) if p > pos]
         else:
             if budget < len(enabled) - pos:
                 continue
@@ -826,13 +863,19 @@ def _shadow_warnings(c: Compiler, rules: list[CompiledRule]) -> None:
             rule = enabled[p]
             if isinstance(earlier.cond, Always) or rule.cond.implies(earlier.cond):
                 reported.add(p)
+                where = f"{earlier.file}:{earlier.line}" if earlier.file else f"line {earlier.line}"
                 c.warning(
                     "unreachable-rule",
-                    f"rule `{rule.name}` can never match: rule `{earlier.name}` (line {earlier.line}) "
+                    f"rule `{rule.name}` can never match: rule `{earlier.name}` ({where}) "
                     "comes first and catches all its callers",
-                    ("rules", rule.index),
+                    rule.path or ("rules", rule.index),
                     help=f"move `{rule.name}` above `{earlier.name}`, or make its conditions differ",
                 )
+                if rule.file:  # a table row: point at its line in the table
+                    d = c.diagnostics[-1]
+                    c.diagnostics[-1] = Diagnostic(
+                        d.code, d.message, Location(rule.file, rule.line, 1), "warning", d.help
+                    )
             if budget <= 0:
                 return
 
@@ -851,6 +894,13 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
     top = {k: v for k, v in data.items() if k != "rules"}
     # structure first, section by section, so one bad rule does not hide the others
     shallow = {k: (v if k in ("version",) else None) for k, v in top.items()}
+    if "version" in top and top["version"] != 1 and isinstance(top["version"], int):
+        c.error(
+            "invalid-value",
+            f"`version: {top['version']}` is not a format this sip-policy reads",
+            ("version",),
+            help="write `version: 1`, or upgrade sip-policy",
+        )
     _pydantic_problems(c, RulesFile, shallow, ())
     settings = _pydantic_problems(c, Settings, top.get("settings") or {}, ("settings",))
     if isinstance(settings, Settings):
@@ -939,7 +989,9 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
         c.rule_name = raw.get("name", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
         if not isinstance(c.rule_name, str):
             c.rule_name = f"#{i + 1}"
-        rule = _pydantic_problems(c, Rule, raw, path)
+        # `when` is checked by the compiler, which knows operators and positions
+        shape = {k: v for k, v in raw.items() if k != "when"} if isinstance(raw, dict) else raw
+        rule = _pydantic_problems(c, Rule, shape, path)
         cond = c.when(raw.get("when"), (*path, "when")) if isinstance(raw, dict) else None
         if not isinstance(rule, Rule):
             continue
@@ -973,6 +1025,18 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
             layers.append((f"rule:{rule.name}", _check_fields(c, rule.set, (*path, "set"))))
         if cond is None:
             continue
+        if rule.table is not None:
+            from .tables import expand_table  # imports this module
+
+            own = [layers[0], *(layers[-1:] if rule.set is not None else [])]
+
+            def plan_for(use: str | None, own: list[Any] = own) -> Plan:
+                profile = _profile_layers(c, profiles, checked_profiles, use or "")
+                return _make_plan(c, [own[0], *profile, *own[1:]])
+
+            known = list(raw_profiles) if isinstance(raw_profiles, dict) else []
+            compiled += expand_table(c, rule, cond, path, len(compiled), names, plan_for, known)
+            continue
         compiled.append(
             CompiledRule(
                 index=len(compiled),
@@ -981,6 +1045,7 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
                 cond=cond,
                 plan=_make_plan(c, layers),
                 enabled=rule.enabled,
+                path=path,
             )
         )
     _check_placeholders(c)
@@ -1006,9 +1071,8 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
 def _shadow_warnings_by_file(
     c: Compiler, compiled: list[CompiledRule], raw_rules: list[Any]
 ) -> None:
-    # every rule compiled when there are no errors, so compiled index == file index
-    if len(compiled) == len(raw_rules):
-        _shadow_warnings(c, compiled)
+    # every rule compiled when there are no errors; each knows its place (file or table row)
+    _shadow_warnings(c, compiled)
 
 
 #: Functions called with the compiler and the raw data before rules are compiled
@@ -1029,13 +1093,40 @@ def _revision(content_hash: str, files: list[Path]) -> str:
 def loads(text: str, *, file: str = "rules.yaml", base_dir: str | Path | None = None) -> Policy:
     """Compile rules from text; `file` names it in diagnostics, `base_dir` resolves files."""
     content_hash = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    with _gc_paused():
+        try:
+            doc = parse(text, file)
+        except YamlProblem as problem:
+            raise PolicyError(problem.diagnostics) from None
+        return compile_document(
+            doc, Path(base_dir) if base_dir else Path(file).resolve().parent, content_hash
+        )
+
+
+_gc_lock = threading.Lock()
+_gc_loads = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a load builds its many small objects (it
+    rescans them all again and again: loads take 2-3 times longer at 100,000 rules).
+    Counted, so loads in several threads at once turn it back on only when the last one
+    ends, and only if it was on; reference counting frees memory as usual meanwhile."""
+    global _gc_loads, _gc_was_enabled
+    with _gc_lock:
+        if _gc_loads == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_loads += 1
     try:
-        doc = parse(text, file)
-    except YamlProblem as problem:
-        raise PolicyError(problem.diagnostics) from None
-    return compile_document(
-        doc, Path(base_dir) if base_dir else Path(file).resolve().parent, content_hash
-    )
+        yield
+    finally:
+        with _gc_lock:
+            _gc_loads -= 1
+            if _gc_loads == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def load(path: str | Path) -> Policy:
@@ -1080,3 +1171,8 @@ def load(path: str | Path) -> Policy:
     if text.startswith("\ufeff"):
         text = text[1:]
     return loads(text, file=str(path), base_dir=p.resolve().parent)
+
+
+# Modules that register operators, keywords, facts and load hooks of their own (imported last:
+# they build on the names above).
+from . import phone, schedule  # noqa: E402, F401

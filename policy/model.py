@@ -45,7 +45,50 @@ OPERATORS_SCHEMA: dict[str, Any] = {
         "regex": {"type": "string", "description": "RE2 pattern; the whole value must match"},
         "exists": {"type": "boolean", "const": True},
         "missing": {"type": "boolean", "const": True},
+        "country": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": "phone numbers: ISO country code(s) of the number, e.g. [MX, ES]",
+        },
+        "area": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": 'phone numbers: area code(s) in `settings.default_region` ("415") '
+            'or with the country code ("+1 415")',
+        },
+        "type": {
+            "anyOf": [
+                {"$ref": "#/$defs/NumberType"},
+                {"type": "array", "items": {"$ref": "#/$defs/NumberType"}},
+            ],
+            "description": "phone numbers: the kind of line (libphonenumber)",
+        },
+        "valid": {
+            "type": "boolean",
+            "description": "phone numbers: a real, assigned number (false: the carrier sent "
+            "something else)",
+        },
+        "withheld": {
+            "type": "boolean",
+            "description": "phone numbers: the caller hid the number (missing, `anonymous`...)",
+        },
     },
+}
+
+NUMBER_TYPE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "enum": [
+        "mobile",
+        "fixed_line",
+        "fixed_line_or_mobile",
+        "toll_free",
+        "premium_rate",
+        "shared_cost",
+        "voip",
+        "personal_number",
+        "pager",
+        "uan",
+        "voicemail",
+        "unknown",
+    ],
 }
 
 WHEN_SCHEMA: dict[str, Any] = {
@@ -60,6 +103,8 @@ WHEN_SCHEMA: dict[str, Any] = {
         "any": {"type": "array", "items": {"$ref": "#/$defs/When"}},
         "not": {"$ref": "#/$defs/When"},
         "expr": {"type": "string", "description": 'e.g. attrs["customer.tier"] == "gold"'},
+        "during": {"type": "string", "description": "the call falls inside this schedule"},
+        "outside": {"type": "string", "description": "the call falls outside this schedule"},
     },
     "additionalProperties": _ATTRIBUTE_VALUE,
 }
@@ -103,6 +148,11 @@ class Rule(BaseModel):
     use: str | None = Field(None, description="the profile this rule applies")
     set: OutcomeFields | None = Field(None, description="fields that override the profile")
     enabled: bool = Field(True, description="false keeps the rule in the file but never matches it")
+    table: str | None = Field(
+        None,
+        description="a CSV file beside the rules: one rule per row, tried in row order here "
+        "(columns: attribute names, `use`, optional `name`)",
+    )
 
 
 class AttributeInfo(BaseModel):
@@ -126,6 +176,27 @@ class Settings(BaseModel):
     )
 
 
+class Schedule(BaseModel):
+    """Named opening hours in one time zone. The schema for editors; `policy.schedule`
+    checks the values (days, hours, dates, zone) with positions."""
+
+    model_config = _STRICT
+
+    description: str | None = None
+    timezone: str = Field(description="IANA time zone, e.g. America/Los_Angeles")
+    hours: dict[str, str | list[str]] = Field(
+        description='weekly hours by day or days (mon, mon-fri, "sat, sun", weekdays, daily): '
+        '"09:00-17:30", a list of ranges, or "closed"; days left out are closed; '
+        '"22:00-06:00" runs past midnight'
+    )
+    holidays: list[str] | None = Field(
+        None, description='closed all day: "2026-12-25", or "12-25" for every year'
+    )
+    exceptions: dict[str, str | list[str]] | None = Field(
+        None, description='other hours on one date ("2026-12-24" or "12-24"): ranges or "closed"'
+    )
+
+
 class RulesFile(BaseModel):
     """The whole rules file."""
 
@@ -138,7 +209,9 @@ class RulesFile(BaseModel):
     )
     defaults: OutcomeFields | None = None
     profiles: dict[str, Profile] | None = None
-    schedules: dict[str, Any] | None = Field(None, description="named opening hours")
+    schedules: dict[str, Schedule] | None = Field(
+        None, description="named opening hours, for `during:` and `outside:` conditions"
+    )
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -152,6 +225,7 @@ def json_schema() -> dict[str, Any]:
     }
     defs["When"] = WHEN_SCHEMA
     defs["Operators"] = OPERATORS_SCHEMA
+    defs["NumberType"] = NUMBER_TYPE_SCHEMA
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sip-policy rules"
     return schema

@@ -17,10 +17,16 @@ PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
 
 MAX_VALUE = 200
 
-# Control characters, bidirectional overrides and zero-width characters: removed from any
-# caller value before it reaches a prompt.
+# Control characters, bidirectional overrides, zero-width and other invisible format
+# characters (Unicode categories Cc and Cf, lone surrogates), variation selectors, fillers,
+# and the tag characters U+E0000-E007F that smuggle invisible ASCII text to a model:
+# removed from any caller value before it reaches a prompt.
 _STRIP = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
 )
 _SPACE = re.compile(r"[\t\n\r\u2028\u2029]+")
 

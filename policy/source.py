@@ -116,27 +116,44 @@ def _mark(file: str, mark: Any) -> Location:
 
 def _flow_depth(text: str) -> tuple[int, int]:
     """An upper bound on bracket nesting, checked before libyaml sees the text: the peak and
-    the 1-based line where it was first reached."""
+    the 1-based line where it first went past MAX_DEPTH (0 when it never did)."""
     depth = peak = 0
-    line = peak_line = 1
+    line, over_line = 1, 0
     for ch in text:
         if ch in "[{":
             depth += 1
             if depth > peak:
-                peak, peak_line = depth, line
+                peak = depth
+                if peak == MAX_DEPTH + 1:
+                    over_line = line
         elif ch in "]}":
             depth = max(depth - 1, 0)
         elif ch == "\n":
             # an unbalanced file is refused by the parser anyway: keep counting
             line += 1
-    return peak, peak_line
+    return peak, over_line
 
 
 def parse(text: str, file: str) -> Document:
     """Parse YAML text into a Document, or raise YamlProblem with every problem found."""
     lines = text.splitlines()
     doc = Document(file=file, data=None, lines=lines)
-    size = len(text.encode("utf-8", "surrogatepass"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate: libyaml would raise this raw
+        line = text.count("\n", 0, exc.start) + 1
+        column = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
+        raise YamlProblem(
+            [
+                doc.diag(
+                    "yaml-syntax",
+                    "the text holds an invalid character (a lone surrogate)",
+                    (),
+                    help="save the file as UTF-8",
+                    location=Location(file, line, column),
+                )
+            ]
+        ) from None
     if size > MAX_FILE_BYTES:
         raise YamlProblem(
             [
@@ -189,7 +206,7 @@ def parse(text: str, file: str) -> Document:
                     f"this is not valid YAML: {problem}",
                     (),
                     location=loc,
-                    help="check the indentation and that every `:` inside text is quoted",
+                    help=_syntax_help(lines, loc),
                 )
             ]
         ) from None
@@ -219,11 +236,20 @@ def parse(text: str, file: str) -> Document:
     return doc
 
 
+def _syntax_help(lines: list[str], loc: Location) -> str:
+    """Advice for the syntax errors people make most."""
+    line = lines[loc.line - 1] if 0 < loc.line <= len(lines) else ""
+    if "\t" in line[: len(line) - len(line.lstrip())]:
+        return "YAML does not allow tabs for indentation: indent with spaces"
+    return "check the indentation, and put text that contains `: ` or `#` in quotes"
+
+
 def _indent_depth(lines: list[str]) -> tuple[int, int]:
     """Block nesting: distinct indentation levels on the way down, a cheap upper bound.
-    Compact entries on one line (`- - - x`, `? - x`) nest too, one level per indicator."""
+    Compact entries on one line (`- - - x`, `? - x`) nest too, one level per indicator.
+    Returns the peak and the line where it first went past MAX_DEPTH (0 when it never did)."""
     stack: list[int] = []
-    peak = peak_line = 0
+    peak = over_line = 0
     for number, line in enumerate(lines, 1):
         end = len(line)
         i = end - len(line.lstrip(" \t"))
@@ -240,8 +266,10 @@ def _indent_depth(lines: list[str]) -> tuple[int, int]:
                 stack.pop()
             stack.append(indent)
         if len(stack) > peak:
-            peak, peak_line = len(stack), number
-    return peak, peak_line
+            if peak <= MAX_DEPTH < len(stack):
+                over_line = number
+            peak = len(stack)
+    return peak, over_line
 
 
 def _convert(

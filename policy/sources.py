@@ -105,11 +105,20 @@ register_fact("call.status", "`sip.callStatus`: dialing, ringing, automation, ac
 )
 
 
+#: Functions that may claim a name before facts and attributes: `(name, settings)` → a
+#: source or None. `policy.phone` claims phone attributes (compared in E.164) this way.
+SOURCE_HOOKS: list[Callable[[str, object | None], Source | None]] = []
+
+
 def source_for(name: str, settings: object | None = None) -> Source:
     """The source a rule means by `name`: a derived fact when one has that name, the kind for
     `kind`, else the attribute of that name."""
     if name == "kind":
         return KindSource()
+    for hook in SOURCE_HOOKS:
+        claimed = hook(name, settings)
+        if claimed is not None:
+            return claimed
     fact = FACTS.get(name)
     if fact is not None:
         return FactSource(name, fact.fn)

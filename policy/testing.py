@@ -83,6 +83,14 @@ class Report:
         }
 
 
+def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
+    import difflib
+
+    aliases = {"attrs": "attributes", "expected": "expect", "expects": "expect", "time": "at"}
+    close = aliases.get(word) or next(iter(difflib.get_close_matches(word, choices, n=1)), None)
+    return f"did you mean `{close}`? " if close else ""
+
+
 def discover_cases(rules: Path) -> list[Path]:
     """`rules.tests.yaml` beside `rules.yaml`, and any `*.yaml` in `rules.tests/`."""
     found = []
@@ -113,7 +121,8 @@ def _load_cases(file: Path, report: Report) -> tuple[Document, list[Any]] | None
                 "invalid-file",
                 "a test file holds a list under `cases:`",
                 (),
-                help="cases:\n  - name: ...\n    attributes: {...}\n    expect: {rule: ...}",
+                help="start the file with `cases:` and list cases as `- name: ...` with "
+                "`attributes:` and `expect:`",
             )
         )
         return None
@@ -133,7 +142,7 @@ def _case_inputs(
                     f"`{key}` is not a known key in a test case",
                     (*path, key),
                     key=True,
-                    help="known keys: " + ", ".join(CASE_KEYS),
+                    help=_did_you_mean(key, CASE_KEYS) + "known keys: " + ", ".join(CASE_KEYS),
                 )
             )
             ok = False
@@ -148,12 +157,24 @@ def _case_inputs(
                 kind = case.get("kind", data.get("kind", "sip"))
             elif isinstance(data, dict):
                 attrs.update(data)
+        except FileNotFoundError:
+            report.diagnostics.append(
+                doc.diag(
+                    "missing-file",
+                    f"the attributes file `{case['attributes_file']}` does not exist",
+                    (*path, "attributes_file"),
+                    help=f"paths are relative to the test file; looked for {target.resolve()}",
+                )
+            )
+            ok = False
         except (OSError, ValueError) as exc:
             report.diagnostics.append(
                 doc.diag(
                     "missing-file",
-                    f"cannot read `{case['attributes_file']}`: {exc}",
+                    f"the attributes file `{case['attributes_file']}` cannot be read: "
+                    f"{getattr(exc, 'strerror', None) or exc}",
                     (*path, "attributes_file"),
+                    help="it must be JSON: an object of attributes, or {kind, attributes}",
                 )
             )
             ok = False
@@ -182,11 +203,8 @@ def _case_inputs(
     if "at" in case:
         raw = case["at"]
         try:
-            if isinstance(raw, dt.datetime):
-                now = raw if raw.tzinfo else raw.replace(tzinfo=dt.UTC)
-            else:
-                now = dt.datetime.fromisoformat(str(raw))
-                now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+            # without an offset, the time is local to each schedule (see `explain --at`)
+            now = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
         except ValueError:
             report.diagnostics.append(
                 doc.diag(

@@ -24,7 +24,9 @@ def test_kinds_named_by_the_rules() -> None:
 
 def test_tool_names_cover_defaults_profiles_and_rules() -> None:
     assert policy.loads(RULES).tool_names() == {"end_call", "transfer_to_human"}
-    assert policy.loads(RULES.replace("    set: {tools: [transfer_to_human]}\n", "")).tool_names() == {
+    assert policy.loads(
+        RULES.replace("    set: {tools: [transfer_to_human]}\n", "")
+    ).tool_names() == {
         "end_call",
         "lookup_order",
     }
@@ -59,3 +61,26 @@ def test_kind_enum_names_are_understood() -> None:
         PARTICIPANT_KIND_STANDARD = 0
 
     assert policy.loads(RULES).decide({}, Kind.PARTICIPANT_KIND_STANDARD).rule == "web"
+
+
+def test_schedule_and_phone_facts_work_as_conditions_and_placeholders() -> None:
+    import datetime as dt
+
+    rules = policy.loads(
+        """
+settings: {default_region: US}
+schedules:
+  office-hours:
+    timezone: America/Los_Angeles
+    hours: {mon-fri: "09:00-17:00"}
+defaults: {greeting: "From {{ sip.trunkPhoneNumber.country | US }}, {{ schedule.office-hours }}"}
+rules:
+  - name: closed
+    when: {schedule.office-hours: closed}
+"""
+    )
+    attrs = {"sip.trunkPhoneNumber": "+34911234567"}
+    evening = rules.decide(attrs, now=dt.datetime(2026, 12, 22, 20, 0))
+    morning = rules.decide(attrs, now=dt.datetime(2026, 12, 22, 10, 0))
+    assert (evening.rule, evening.outcome.greeting) == ("closed", "From ES, closed")
+    assert (morning.rule, morning.outcome.greeting) == (None, "From ES, open")

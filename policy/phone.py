@@ -1,0 +1,718 @@
+"""Phone numbers as people who route calls think of them: the country, the area, the kind of
+line, whether the caller hid the number.
+
+Carriers send the same caller as `+14155550176`, `14155550176` or `(415) 555-0176`. Every
+phone attribute (`sip.phoneNumber`, `sip.trunkPhoneNumber`, and custom attributes declared
+`phone: true`) is read with Google's libphonenumber into E.164 at most once per decision, and
+rule literals are normalized at load with the same function, so `prefix: "+1415"` matches
+all three and the exact/prefix index keeps working. Facts about a number (`caller.country`,
+`caller.type`, `caller.location`...) are derived once per decision and shared by conditions,
+placeholders and `explain`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+from phonenumbers import PhoneNumberType, ValidationResult
+
+from .conditions import Cond, Equals, Prefix
+from .context import Context
+from .loader import KEYWORDS, LOAD_HOOKS, Compiler, did_you_mean, operator
+from .source import Path_
+from .sources import SOURCE_HOOKS, Source, register_fact
+
+#: Longer values are not phone numbers (E.164 has at most 15 digits); the cap keeps hostile
+#: values (60 KB of digits) away from the parser.
+MAX_LENGTH = 64
+#: The attributes LiveKit sets that always hold phone numbers; `caller.*` facts describe the
+#: first (the other party: the caller on inbound calls, the person called on outbound calls).
+PHONE_ATTRIBUTES = ("sip.phoneNumber", "sip.trunkPhoneNumber")
+CALLER = "sip.phoneNumber"
+FIELDS = ("number", "country", "type", "location", "valid", "withheld")
+#: What carriers put in the caller ID when the caller hides it (compared in lower case).
+WITHHELD_WORDS = frozenset(
+    {"anonymous", "restricted", "private", "unavailable", "unknown", "withheld"}
+)
+TYPE_NAMES: dict[int, str] = {
+    PhoneNumberType.FIXED_LINE: "fixed_line",
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
+    PhoneNumberType.TOLL_FREE: "toll_free",
+    PhoneNumberType.PREMIUM_RATE: "premium_rate",
+    PhoneNumberType.SHARED_COST: "shared_cost",
+    PhoneNumberType.VOIP: "voip",
+    PhoneNumberType.PERSONAL_NUMBER: "personal_number",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.UAN: "uan",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+    PhoneNumberType.UNKNOWN: "unknown",
+}
+NUMBER_TYPES = tuple(TYPE_NAMES.values())
+REGIONS = frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if len(r) == 2)
+
+# ASCII digits and the separators carriers use, nothing around them; anything else
+# (fullwidth or Arabic-Indic digits, letters, bidi marks, NUL, spaces at either end) means
+# "not a phone number" rather than a guess.
+_SHAPE = re.compile(r"\+?[0-9(]([0-9 ()./\-]*[0-9])?")
+_SEPARATORS = re.compile(r"[ ()./\-]")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+_PREFIX = re.compile(r"\+[0-9]{1,15}")
+
+FactFn = Callable[[Context], str | None]
+
+
+# -- reading a number -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneInfo:
+    """One number read by libphonenumber. The E.164 form is all that conditions on the
+    attribute compare; the region lookup behind `country` and `valid` (which scans up to 25
+    regions for +1) runs only when a rule or placeholder asks, once per number."""
+
+    e164: str
+    number: phonenumbers.PhoneNumber = field(compare=False)  # e164 says the same; unhashable
+
+    @classmethod
+    def of(cls, n: phonenumbers.PhoneNumber) -> PhoneInfo:
+        return cls(phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164), n)
+
+    @property
+    def country(self) -> str | None:
+        region = _region_of(self)
+        return region if region in REGIONS else None
+
+    @property
+    def valid(self) -> bool:
+        return _valid_of(self)
+
+
+def read(raw: str, region: str | None) -> PhoneInfo | None:
+    """`raw` as a phone number, reading numbers without a country code in `region`; None when
+    it is not one. Never raises, and never hands more than `MAX_LENGTH` characters on."""
+    if len(raw) > MAX_LENGTH or not _SHAPE.fullmatch(raw):
+        return None
+    return _analyse(raw, region)
+
+
+def normalize_number(raw: str, region: str | None) -> str | None:
+    """The E.164 form of `raw`, or None when it is not a phone number."""
+    info = read(raw, region)
+    return info.e164 if info is not None else None
+
+
+def normalize_prefix(raw: str) -> str | None:
+    """A phone prefix as it compares with E.164 numbers (`+1 415` and `001415` → `+1415`), or
+    None when it does not start with a country code."""
+    text = _SEPARATORS.sub("", raw.strip())
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    return text if _PREFIX.fullmatch(text) else None
+
+
+def is_withheld_word(raw: str) -> bool:
+    return len(raw) <= 32 and raw.strip().lower() in WITHHELD_WORDS
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except Exception:  # NumberParseException, and anything else odd data may provoke
+        return None
+
+
+def _possible(n: phonenumbers.PhoneNumber) -> bool:
+    return bool(phonenumbers.is_possible_number_with_reason(n) == ValidationResult.IS_POSSIBLE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _region_of(info: PhoneInfo) -> str | None:
+    region = phonenumbers.region_code_for_number(info.number)
+    return region if isinstance(region, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_of(info: PhoneInfo) -> bool:
+    region = _region_of(info)
+    return region is not None and phonenumbers.is_valid_number_for_region(info.number, region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _analyse(text: str, region: str | None) -> PhoneInfo | None:
+    """The parse itself, shared by every decision (inputs are capped, so the cache is small).
+
+    With a `+`, the number is international. Without one, it is read in `region` first; when
+    that gives no valid number, as international digits that lost their `+` (`14155550176`,
+    `0034911234567`), which is what carriers that drop the `+` send."""
+    digits = _NOT_DIGIT.sub("", text)
+    if not 3 <= len(digits) <= 17:
+        return None
+    if text.startswith("+"):
+        n = _parse("+" + digits, None)
+        return PhoneInfo.of(n) if n is not None and _possible(n) else None
+    national = _parse(text, region) if region else None
+    read_nationally = (
+        PhoneInfo.of(national) if national is not None and _possible(national) else None
+    )
+    if read_nationally is not None and read_nationally.valid:
+        return read_nationally
+    guesses = ["+" + digits[2:]] if digits.startswith("00") else []
+    guesses.append("+" + digits)
+    for guess in guesses:
+        n = _parse(guess, None)
+        if n is not None and _possible(n):
+            info = PhoneInfo.of(n)
+            if info.valid:
+                return info
+    return read_nationally
+
+
+@functools.cache
+def _geocoder() -> Any:
+    """libphonenumber's offline geocoder: imported on first use (about half a second)."""
+    from phonenumbers import geocoder
+
+    return geocoder
+
+
+# -- facts, computed once per decision --------------------------------------------------
+
+
+def fact_name(attr: str, field: str) -> str:
+    """`caller.country` for the caller's number, `ATTRIBUTE.country` for other numbers; the
+    value conditions on the attribute itself compare is `ATTRIBUTE (normalized)`."""
+    if field == "value":
+        return f"{attr} (normalized)"
+    return f"caller.{field}" if attr == CALLER else f"{attr}.{field}"
+
+
+def _region(ctx: Context) -> str | None:
+    settings = ctx.settings
+    trunks = getattr(settings, "trunk_regions", None)
+    if trunks:
+        trunk = ctx.attr("sip.trunkID")
+        if trunk is not None and trunk in trunks:
+            region = trunks[trunk]
+            return region if region in REGIONS else None
+    region = getattr(settings, "default_region", None)
+    return region if region in REGIONS else None
+
+
+def _call_region(ctx: Context) -> str | None:
+    return ctx.derived("call.region", _region)
+
+
+def _read_attr(ctx: Context, attr: str) -> PhoneInfo | None:
+    raw = ctx.attr(attr)
+    if raw is None:
+        return None
+    return read(raw, _call_region(ctx))
+
+
+def _number(ctx: Context, attr: str) -> str | None:
+    info = _read_attr(ctx, attr)
+    return info.e164 if info is not None else None
+
+
+def _value(ctx: Context, attr: str) -> str | None:
+    """What conditions on the attribute compare: its E.164 form when it is a phone number,
+    else its text as it came (the same rule `PhoneSource.normalize` applies to literals)."""
+    raw = ctx.attr(attr)
+    if raw is None:
+        return None
+    info = read(raw, _call_region(ctx))
+    return info.e164 if info is not None else raw
+
+
+def _country(ctx: Context, attr: str) -> str | None:
+    info = _read_attr(ctx, attr)
+    return info.country if info is not None else None
+
+
+def _type(ctx: Context, attr: str) -> str | None:
+    info = _read_attr(ctx, attr)
+    if info is None:
+        return None
+    return _type_of(info) if info.valid else "unknown"
+
+
+def _location(ctx: Context, attr: str) -> str | None:
+    info = _read_attr(ctx, attr)
+    if info is None or not info.valid:
+        return None
+    return _location_of(info)
+
+
+# Both cost tens to hundreds of microseconds in libphonenumber and depend on the number only.
+@functools.lru_cache(maxsize=4096)
+def _type_of(info: PhoneInfo) -> str:
+    return TYPE_NAMES.get(phonenumbers.number_type(info.number), "unknown")
+
+
+@functools.lru_cache(maxsize=4096)
+def _location_of(info: PhoneInfo) -> str | None:
+    text = _geocoder().description_for_number(info.number, "en")
+    return text if isinstance(text, str) and text else None
+
+
+def _withheld(ctx: Context, attr: str) -> str | None:
+    if attr in PHONE_ATTRIBUTES and ctx.kind != "sip":
+        return None  # a web visitor has no caller ID to hide
+    raw = ctx.attr(attr)
+    if raw is None or is_withheld_word(raw):
+        return "true"
+    return "false"
+
+
+def _valid(ctx: Context, attr: str) -> str | None:
+    raw = ctx.attr(attr)
+    if raw is None or is_withheld_word(raw):
+        return None
+    info = _read_attr(ctx, attr)
+    return "true" if info is not None and info.valid else "false"
+
+
+_COMPUTE: dict[str, Callable[[Context, str], str | None]] = {
+    "value": _value,
+    "number": _number,
+    "country": _country,
+    "type": _type,
+    "location": _location,
+    "valid": _valid,
+    "withheld": _withheld,
+}
+
+
+@functools.cache
+def field_fn(attr: str, field: str) -> FactFn:
+    """The per-decision function for one fact about one phone attribute (one object per pair,
+    so conditions, placeholders and `explain` share it)."""
+    compute = _COMPUTE[field]
+
+    def fact(ctx: Context) -> str | None:
+        return compute(ctx, attr)
+
+    fact.__name__ = fact_name(attr, field)
+    return fact
+
+
+_DESCRIPTIONS = {
+    "number": "`sip.phoneNumber` in E.164 (without a country code: read in `call.region`)",
+    "country": "ISO country of `sip.phoneNumber` (libphonenumber)",
+    "type": "`sip.phoneNumber` line type: mobile, fixed_line, fixed_line_or_mobile, toll_free...",
+    "location": "where `sip.phoneNumber` is registered, from libphonenumber's offline geocoder",
+    "valid": "`true` when `sip.phoneNumber` is a real, assigned number; unset when withheld",
+    "withheld": "`true` when the caller hid the number (missing, or `anonymous` and the like)",
+}
+for _name in FIELDS:
+    register_fact(fact_name(CALLER, _name), _DESCRIPTIONS[_name])(field_fn(CALLER, _name))
+register_fact(
+    "call.region",
+    "where numbers without a country code are read: `settings.trunk_regions` for this "
+    "`sip.trunkID`, else `settings.default_region`",
+)(_region)
+
+
+# -- sources ----------------------------------------------------------------------------
+
+
+class PhoneSource(Source):
+    """A phone attribute as it compares (`field` "value": E.164 when it is a number, else its
+    text), or one fact about it. Rule literals are normalized with the same functions, reading
+    numbers without a country code in `settings.default_region`."""
+
+    __slots__ = ("attr", "field", "fn", "key", "region")
+
+    def __init__(
+        self, attr: str, field: str = "value", name: str | None = None, region: str | None = None
+    ) -> None:
+        self.attr = attr
+        self.field = field
+        self.name = name or (attr if field == "value" else fact_name(attr, field))
+        self.key = fact_name(attr, field)
+        self.fn = field_fn(attr, field)
+        self.region = region
+
+    def get(self, ctx: Context) -> str | None:
+        return ctx.derived(self.key, self.fn)
+
+    def normalize(self, value: str) -> str:
+        if self.field in ("value", "number"):
+            return normalize_number(value, self.region) or value
+        if self.field == "country":
+            return value.strip().upper()
+        if self.field == "type":
+            return type_key(value)
+        return value
+
+    def normalize_prefix(self, value: str) -> str:
+        if self.field in ("value", "number"):
+            return normalize_prefix(value) or value
+        return value
+
+
+def type_key(value: str) -> str:
+    return value.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _declared_phone(settings: object | None, name: str) -> bool:
+    declared = getattr(settings, "declared", None)
+    info = declared.get(name) if isinstance(declared, dict) else None
+    return bool(getattr(info, "phone", False))
+
+
+def _default_region(settings: object | None) -> str | None:
+    inner = getattr(settings, "settings", settings)
+    region = getattr(inner, "default_region", None)
+    return region if region in REGIONS else None
+
+
+def phone_source(name: str, settings: object | None = None) -> PhoneSource | None:
+    """The phone source `name` means: a phone attribute, `caller.FIELD`, or `ATTR.FIELD` for
+    a phone attribute; None for every other name. `settings` is the compiler (or None)."""
+    region = _default_region(settings)
+    if name in PHONE_ATTRIBUTES or _declared_phone(settings, name):
+        return PhoneSource(name, "value", name, region)
+    head, _, field = name.rpartition(".")
+    if field not in FIELDS:
+        return None
+    if head == "caller":
+        attr = CALLER
+    elif head in PHONE_ATTRIBUTES or _declared_phone(settings, head):
+        attr = head
+    else:
+        return None
+    if field == "location":
+        _geocoder()  # import at load, not during the first call's decision
+    return PhoneSource(attr, field, name, region)
+
+
+SOURCE_HOOKS.append(phone_source)
+
+
+# -- checks at load ---------------------------------------------------------------------
+
+
+@functools.cache
+def _country_names() -> dict[str, str]:
+    """English country names → ISO codes, for "did you mean" only."""
+    try:
+        from phonenumbers.geodata.locale import LOCALE_DATA
+    except Exception:  # pragma: no cover - part of the phonenumbers wheel
+        return {}
+    out: dict[str, str] = {}
+    for code, names in LOCALE_DATA.items():
+        if code in REGIONS and isinstance(names, dict):
+            name = names.get("en", names.get("aa"))
+            if isinstance(name, str) and name.startswith("*"):
+                name = names.get(name[1:])
+            if isinstance(name, str):
+                out[name.lower()] = code
+    return out
+
+
+def country_name(code: str) -> str | None:
+    for name, c in _country_names().items():
+        if c == code:
+            return name.title()
+    return None
+
+
+_COMMON_MISTAKES = {"UK": "GB", "EL": "GR", "KO": "KR", "SP": "ES"}
+
+
+def check_country(c: Compiler, value: str, path: Path_) -> str | None:
+    """The ISO code `value` stands for, or None after reporting why it is not one."""
+    code = value.strip().upper()
+    if code in REGIONS:
+        return code
+    guess = _COMMON_MISTAKES.get(code) or _country_names().get(value.strip().lower())
+    if guess is None:
+        close = did_you_mean(code, sorted(REGIONS))
+        guess = close.split("`")[1] if close else None
+    hint = f"did you mean `{guess}` ({country_name(guess)})? " if guess else ""
+    c.error(
+        "unknown-country",
+        f"`{value}` is not an ISO country code",
+        path,
+        help=hint + "countries are two-letter ISO 3166 codes, e.g. US, MX, ES, GB",
+    )
+    return None
+
+
+def _check_type(c: Compiler, value: str, path: Path_) -> str | None:
+    key = type_key(value)
+    if key in NUMBER_TYPES:
+        return key
+    aliases = {
+        "cell": "mobile",
+        "cellular": "mobile",
+        "landline": "fixed_line",
+        "fixed": "fixed_line",
+    }
+    hint = (
+        f"did you mean `{aliases[key]}`? "
+        if key in aliases
+        else (did_you_mean(key, NUMBER_TYPES) or "") + " "
+    ).lstrip()
+    c.error(
+        "unknown-number-type",
+        f"`{value}` is not a type of phone number",
+        path,
+        help=hint + "types: " + ", ".join(NUMBER_TYPES),
+    )
+    return None
+
+
+def _number_problem(value: str, region: str | None) -> tuple[str, str] | None:
+    if normalize_number(value, region) is not None:
+        return None
+    if is_withheld_word(value):
+        return (
+            f"`{value}` is not a phone number: it is how carriers mark a hidden number",
+            "use `withheld: true`, e.g. sip.phoneNumber: {withheld: true}",
+        )
+    if region is None and not value.strip().startswith("+"):
+        return (
+            f"`{value}` is not a phone number without a country code",
+            'write it in E.164, e.g. "+14155550176", or set `settings.default_region`',
+        )
+    return (f"`{value}` is not a phone number", 'write it in E.164, e.g. "+14155550176"')
+
+
+def _prefix_problem(value: str, region: str | None) -> tuple[str, str] | None:
+    if normalize_prefix(value) is not None:
+        return None
+    digits = _SEPARATORS.sub("", value.strip())
+    suggestion = ""
+    if digits.isascii() and digits.isdigit() and region is not None:
+        suggestion = f'did you mean "{_national_to_prefix(digits, region)}"? '
+    return (
+        f"the phone prefix `{value}` does not start with a country code",
+        suggestion + 'phone numbers compare in E.164: write prefixes with `+`, e.g. "+1415"',
+    )
+
+
+def _national_to_prefix(digits: str, region: str) -> str:
+    """`415` in US → `+1415`; `020` in GB → `+4420` (a leading trunk prefix 0, or 1 in the
+    North American plan, is dropped: no area code starts with it there)."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = getattr(meta, "national_prefix", None) if meta is not None else None
+    if trunk in ("0", "1") and digits.startswith(trunk) and len(digits) > 1:
+        digits = digits[1:]
+    return f"+{phonenumbers.country_code_for_region(region)}{digits}"
+
+
+def _check_literal(c: Compiler, source: PhoneSource, value: Any, path: Path_, op: str) -> None:
+    if not isinstance(value, str):
+        return  # the compiler reports values that are not text
+    if source.field in ("value", "number"):
+        problem = (
+            _prefix_problem(value, source.region)
+            if op == "prefix"
+            else _number_problem(value, source.region)
+        )
+        if problem is not None:
+            code = "bad-phone-prefix" if op == "prefix" else "bad-phone-number"
+            c.error(code, problem[0], path, help=problem[1])
+    elif source.field == "country" and op != "prefix":
+        check_country(c, value, path)
+    elif source.field == "type" and op != "prefix":
+        _check_type(c, value, path)
+    elif source.field in ("valid", "withheld") and value not in ("true", "false"):
+        c.error(
+            "invalid-value",
+            f"`{source.name}` is `true` or `false`, never `{value}`",
+            path,
+            help=f"e.g. {source.attr}: {{{source.field}: true}}",
+        )
+
+
+def _check_when(c: Compiler, spec: Any, path: Path_) -> None:
+    """Literals the generic operators normalize (`equals`, `one_of`, `prefix`, plain values)
+    on phone sources: a literal that can never equal a normalized number is an error."""
+    if not isinstance(spec, dict):
+        return
+    for key, value in spec.items():
+        kpath = (*path, key)
+        if key in ("all", "any") and isinstance(value, list):
+            for i, item in enumerate(value):
+                _check_when(c, item, (*kpath, i))
+        elif key == "not":
+            _check_when(c, value, kpath)
+        elif key in KEYWORDS or not isinstance(key, str):
+            continue
+        else:
+            source = phone_source(key, c)
+            if source is None:
+                continue
+            if isinstance(value, dict):
+                for op in ("equals", "one_of", "prefix"):
+                    if op in value:
+                        _check_values(c, source, value[op], (*kpath, op), op)
+            else:
+                _check_values(c, source, value, kpath, "equals")
+
+
+def _check_values(c: Compiler, source: PhoneSource, value: Any, path: Path_, op: str) -> None:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_literal(c, source, item, (*path, i), op)
+    else:
+        _check_literal(c, source, value, path, op)
+
+
+def _check_settings(c: Compiler) -> None:
+    settings = c.settings
+    update: dict[str, Any] = {}
+    if settings.default_region is not None:
+        code = check_country(c, settings.default_region, ("settings", "default_region"))
+        if code is not None and code != settings.default_region:
+            update["default_region"] = code
+    if settings.trunk_regions:
+        regions: dict[str, str] = {}
+        for trunk, region in settings.trunk_regions.items():
+            code = check_country(c, region, ("settings", "trunk_regions", trunk))
+            regions[trunk] = code or region
+            if not trunk.startswith("ST_"):
+                c.warning(
+                    "unknown-trunk",
+                    f"`{trunk}` does not look like a LiveKit trunk ID",
+                    ("settings", "trunk_regions", trunk),
+                    key=True,
+                    help="trunk IDs start with `ST_`; the region applies when `sip.trunkID` "
+                    "equals the key",
+                )
+        if regions != settings.trunk_regions:
+            update["trunk_regions"] = regions
+    if update:
+        c.settings = settings.model_copy(update=update)
+
+
+def _load_hook(c: Compiler, data: dict[str, Any]) -> None:
+    _check_settings(c)
+    rules = data.get("rules")
+    if isinstance(rules, list):
+        for i, rule in enumerate(rules):
+            if isinstance(rule, dict):
+                _check_when(c, rule.get("when"), ("rules", i, "when"))
+
+
+LOAD_HOOKS.append(_load_hook)
+
+
+# -- operators --------------------------------------------------------------------------
+
+
+def _phone_attr(c: Compiler, source: Source, path: Path_, op: str) -> PhoneSource | None:
+    if isinstance(source, PhoneSource) and source.field == "value":
+        return source
+    c.error(
+        "not-a-phone-number",
+        f"`{op}` needs a phone number, and `{source.name}` is not declared as one",
+        path,
+        key=True,
+        help="use it on `sip.phoneNumber` or `sip.trunkPhoneNumber`, or declare your "
+        "attribute under `attributes:` with `phone: true`",
+    )
+    return None
+
+
+def _field(source: PhoneSource, field: str) -> PhoneSource:
+    return PhoneSource(source.attr, field, None, source.region)
+
+
+@operator("country")
+def _op_country(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
+    phone = _phone_attr(c, source, path, "country")
+    values = c.texts(arg, path, "`country`")
+    if phone is None or values is None:
+        return None
+    codes = [
+        check_country(c, v, (*path, i) if isinstance(arg, list) else path)
+        for i, v in enumerate(values)
+    ]
+    if any(code is None for code in codes):
+        return None
+    return Equals(_field(phone, "country"), [code for code in codes if code is not None])
+
+
+@operator("type")
+def _op_type(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
+    phone = _phone_attr(c, source, path, "type")
+    values = c.texts(arg, path, "`type`")
+    if phone is None or values is None:
+        return None
+    types = [
+        _check_type(c, v, (*path, i) if isinstance(arg, list) else path)
+        for i, v in enumerate(values)
+    ]
+    if any(t is None for t in types):
+        return None
+    return Equals(_field(phone, "type"), [t for t in types if t is not None])
+
+
+def _flag_op(name: str) -> Callable[[Compiler, Source, Any, Path_], Cond | None]:
+    def compile_flag(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
+        phone = _phone_attr(c, source, path, name)
+        if phone is None:
+            return None
+        if not isinstance(arg, bool):
+            c.error(
+                "invalid-value", f"`{name}` takes true or false", path, help=f"write `{name}: true`"
+            )
+            return None
+        return Equals(_field(phone, name), ["true" if arg else "false"])
+
+    return compile_flag
+
+
+operator("valid")(_flag_op("valid"))
+operator("withheld")(_flag_op("withheld"))
+
+
+@operator("area")
+def _op_area(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
+    phone = _phone_attr(c, source, path, "area")
+    values = c.texts(arg, path, "`area`")
+    if phone is None or values is None:
+        return None
+    prefixes: list[str] = []
+    for i, value in enumerate(values):
+        vpath = (*path, i) if isinstance(arg, list) else path
+        prefix = area_prefix(value, phone.region)
+        if prefix is None:
+            no_region = phone.region is None and not value.strip().startswith(("+", "00"))
+            c.error(
+                "bad-phone-prefix",
+                f"`{value}` needs a country: no `settings.default_region` is set"
+                if no_region
+                else f"`{value}` is not an area code",
+                vpath,
+                help='set `settings: {default_region: US}`, or write the country code too, e.g. "+1 415"'
+                if no_region
+                else 'write the area code as dialled in `settings.default_region`, e.g. "415", '
+                'or with the country code, e.g. "+1 415"',
+            )
+        else:
+            prefixes.append(prefix)
+    if len(prefixes) != len(values):
+        return None
+    return Prefix(phone, prefixes)
+
+
+def area_prefix(value: str, region: str | None) -> str | None:
+    """An area code as the E.164 prefix it stands for: `415` in US → `+1415`."""
+    text = value.strip()
+    if text.startswith(("+", "00")):
+        return normalize_prefix(text)
+    digits = _SEPARATORS.sub("", text)
+    if region is None or not (digits.isascii() and digits.isdigit()) or not 1 <= len(digits) <= 6:
+        return None
+    return _national_to_prefix(digits, region)
