@@ -52,7 +52,7 @@ class Check:
         return f"`{self.attribute}` is {actual}, expected {self.expected}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TraceStep:
     """One rule that was tried, in order. `failed` is set when the rule did not match and the
     trace was asked for in detail (`Policy.explain`); `error` when a condition raised."""
@@ -73,11 +73,14 @@ class TraceStep:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """The decision for one participant: the rule (None when no rule matched and the
     defaults apply), the outcome, the trace of rules tried, the policy revision, any
-    evaluation errors met, the derived facts used, and the time it took."""
+    evaluation errors met, the derived facts used, and the time it took.
+
+    Treat it as read-only (it is not frozen only because a frozen dataclass costs
+    microseconds to build; the `Outcome` it holds is frozen and shared)."""
 
     rule: str | None
     outcome: Outcome

@@ -19,6 +19,7 @@ from typing import Any
 
 import re2
 
+from .attributes import KINDS
 from .conditions import All, Always, Cond, Equals, Prefix, Regex
 from .context import Context
 from .decision import Check, Decision, Outcome, TraceStep
@@ -176,9 +177,14 @@ def _unique(ids: Iterable[int]) -> Iterator[int]:
             last = i
 
 
+_KIND_NAMES = frozenset(KINDS)
+
+
 def kind_name(kind: Any) -> str:
     """`sip`, `standard`... from a string or an enum such as rtc.ParticipantKind (by name,
     never by number: the server and the SDK number CONNECTOR and BRIDGE differently)."""
+    if kind.__class__ is str and kind in _KIND_NAMES:
+        return kind
     name = kind if isinstance(kind, str) else getattr(kind, "name", None)
     if not isinstance(name, str):
         return str(kind).lower()

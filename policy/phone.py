@@ -63,6 +63,9 @@ _SHAPE = re.compile(r"\+?[0-9(]([0-9 ()./\-]*[0-9])?")
 _SEPARATORS = re.compile(r"[ ()./\-]")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _PREFIX = re.compile(r"\+[0-9]{1,15}")
+#: A number already written in E.164 (`+`, a country code, at most 15 digits): compared as
+#: written, without a libphonenumber parse, on both sides (rule literals and callers).
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 FactFn = Callable[[Context], str | None]
 
@@ -226,6 +229,8 @@ def _value(ctx: Context, attr: str) -> str | None:
     raw = ctx.attr(attr)
     if raw is None:
         return None
+    if _E164.fullmatch(raw):
+        return raw
     info = read(raw, _call_region(ctx))
     return info.e164 if info is not None else raw
 
@@ -340,9 +345,15 @@ class PhoneSource(Source):
         self.region = region
 
     def get(self, ctx: Context) -> str | None:
+        if self.field == "value":  # the hot path: E.164 as sent needs no parse
+            raw = ctx.attr(self.attr)
+            if raw is not None and _E164.fullmatch(raw):
+                return raw
         return ctx.derived(self.key, self.fn)
 
     def normalize(self, value: str) -> str:
+        if self.field == "value" and _E164.fullmatch(value):
+            return value
         if self.field in ("value", "number"):
             return normalize_number(value, self.region) or value
         if self.field == "country":
@@ -471,7 +482,7 @@ def _check_type(c: Compiler, value: str, path: Path_) -> str | None:
 
 
 def _number_problem(value: str, region: str | None) -> tuple[str, str] | None:
-    if normalize_number(value, region) is not None:
+    if _E164.fullmatch(value) or normalize_number(value, region) is not None:
         return None
     if is_withheld_word(value):
         return (

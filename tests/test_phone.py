@@ -158,9 +158,11 @@ rules:
     when: {sip.phoneNumber: {prefix: "+1 415"}}
 """)
     assert both(p, {"sip.phoneNumber": raw}) == "exact"
-    assert p.decide({"sip.phoneNumber": raw}).facts["sip.phoneNumber (normalized)"] == (
-        "+14155550176"
-    )
+    facts = p.decide({"sip.phoneNumber": raw}).facts
+    if raw == "+14155550176":  # already E.164: compared as written, no parse at all
+        assert "sip.phoneNumber (normalized)" not in facts
+    else:
+        assert facts["sip.phoneNumber (normalized)"] == "+14155550176"
     assert p.explain({"sip.phoneNumber": raw}).facts["caller.number"] == "+14155550176"
 
 
