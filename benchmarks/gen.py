@@ -8,8 +8,9 @@ Layout of a generated policy (first match wins, so order matters):
   equality (`sip.h.x-account`), prefix rules, and expressions scoped to one trunk;
 - bulk: one exact rule per hosted number, on `sip.trunkPhoneNumber` (70%) or `sip.trunkID`
   (30%); this is the block the table form moves into `numbers.csv`;
-- tail: caller-prefix routing (`sip.phoneNumber` prefixes of 3 to 8 digits), more header and
-  regex rules, and the remaining expressions.
+- tail: more header and regex rules and the remaining expressions, then caller-prefix
+  routing (`sip.phoneNumber` prefixes of 3 to 8 digits) as one block, which the table form
+  moves into `regions.csv` (an `sip.phoneNumber prefix` column).
 """
 
 from __future__ import annotations
@@ -147,11 +148,15 @@ def generate(n: int, seed: int = 5, callers: int = 300) -> GenPolicy:
         (head if sec == "head" else tail).append(
             make("equals", "sip.h.x-account", f"acct-{rng.randrange(10**7):07d}", sec)
         )
+    regions: list[GenRule] = []
     for i in range(n_prefix):
-        sec = "head" if i % 20 == 0 else "tail"
-        (head if sec == "head" else tail).append(make("prefix", "sip.phoneNumber", prefix(), sec))
+        sec = "head" if i % 20 == 0 else "regions"
+        (head if sec == "head" else regions).append(
+            make("prefix", "sip.phoneNumber", prefix(), sec)
+        )
     rng.shuffle(head)
     rng.shuffle(tail)
+    tail += regions  # caller-prefix routing: one block, which the table form puts in regions.csv
     bulk = [
         make("equals", "sip.trunkPhoneNumber", number(), "bulk")
         if rng.random() < 0.7
@@ -296,7 +301,7 @@ def write_table_form(policy: GenPolicy, directory: Path) -> Path:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["name", "sip.trunkPhoneNumber", "sip.trunkID", "use"])
-    table_written = False
+    table_written = regions_written = False
     for r in policy.rules:
         if r.section == "bulk":
             if not table_written:
@@ -309,9 +314,25 @@ def write_table_form(policy: GenPolicy, directory: Path) -> Path:
             phone = r.value if r.attr == "sip.trunkPhoneNumber" else ""
             trunk = r.value if r.attr == "sip.trunkID" else ""
             writer.writerow([r.name, phone, trunk, r.use])
+        elif r.section == "regions":
+            if not regions_written:
+                lines += [
+                    "  - name: caller-regions",
+                    "    description: one row per caller prefix we route",
+                    "    table: regions.csv",
+                ]
+                regions_written = True
         else:
             lines += _rule_yaml(r)
     (directory / "numbers.csv").write_text(buf.getvalue(), encoding="utf-8")
+    regions = [r for r in policy.rules if r.section == "regions"]
+    if regions:
+        rbuf = io.StringIO()
+        rwriter = csv.writer(rbuf, lineterminator="\n")
+        rwriter.writerow(["name", "sip.phoneNumber prefix", "use"])
+        for r in regions:
+            rwriter.writerow([r.name, r.value, r.use])
+        (directory / "regions.csv").write_text(rbuf.getvalue(), encoding="utf-8")
     rules = directory / "rules.yaml"
     rules.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return rules

@@ -212,7 +212,7 @@ def render_explanation(
         lines.append(f"  {k} = {attrs[k]}")
     if d.rule is not None:
         rule = next(r for r in policy.rules if r.name == d.rule)
-        lines.append(s.bold(f"decision: rule `{d.rule}` ({file}:{rule.line})"))
+        lines.append(s.bold(f"decision: rule `{d.rule}` ({rule.file or file}:{rule.line})"))
     else:
         lines.append(s.bold("decision: no rule matched; the defaults apply"))
     lines.append("")
@@ -240,7 +240,7 @@ def render_explanation(
     lines.append("rules, in order:")
     decided = False
     for step in d.trace:
-        where = f"line {step.line}"
+        where = f"{step.file}:{step.line}" if step.file else f"line {step.line}"
         if step.error == "disabled":
             lines.append(f"  {s.dim('off  ')} {step.rule} ({where}): disabled (`enabled: false`)")
         elif step.matched and not decided:

@@ -62,12 +62,14 @@ class TraceStep:
     failed: Check | None = None
     error: str | None = None
     line: int = 0
+    file: str | None = None  # set when the rule is a row of a table file
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
             "matched": self.matched,
             "line": self.line,
+            "file": self.file,
             "failed": self.failed.to_dict() if self.failed else None,
             "error": self.error,
         }

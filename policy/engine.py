@@ -283,7 +283,7 @@ class Policy:
             except Exception as exc:  # pragma: no cover - conditions catch their own
                 matched = False
                 errors.append(f"rule `{rule.name}`: {type(exc).__name__}")
-            trace.append(TraceStep(rule.name, matched, line=rule.line))
+            trace.append(TraceStep(rule.name, matched, line=rule.line, file=rule.file))
             if matched:
                 chosen = rule
                 break
@@ -294,7 +294,7 @@ class Policy:
             trace=tuple(trace),
             revision=self.revision,
             errors=tuple(errors),
-            facts=dict(ctx.cache),
+            facts=ctx.cache,
             elapsed_us=(time.perf_counter_ns() - start) / 1000,
         )
 
@@ -316,7 +316,9 @@ class Policy:
         chosen: CompiledRule | None = None
         for rule in self.rules:
             if not rule.enabled:
-                trace.append(TraceStep(rule.name, False, error="disabled", line=rule.line))
+                trace.append(
+                    TraceStep(rule.name, False, error="disabled", line=rule.line, file=rule.file)
+                )
                 continue
             before = len(errors)
             try:
@@ -326,7 +328,11 @@ class Policy:
                 errors.append(f"rule `{rule.name}`: {type(exc).__name__}")
             err = "; ".join(errors[before:]) or None
             matched = failed is None
-            trace.append(TraceStep(rule.name, matched, failed=failed, error=err, line=rule.line))
+            trace.append(
+                TraceStep(
+                    rule.name, matched, failed=failed, error=err, line=rule.line, file=rule.file
+                )
+            )
             if matched and chosen is None:
                 chosen = rule
         for name, fact in FACTS.items():

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .conditions import All, Always, Cond, Equals
+from .conditions import All, Always, Cond, Equals, Prefix
 from .engine import CompiledRule, top_conditions
 from .errors import Diagnostic, Location
 from .model import OUTCOME_KEYS
 from .outcome import Plan
 from .source import Path_
+from .sources import Source
 
 if TYPE_CHECKING:
     from .loader import Compiler
@@ -51,6 +52,15 @@ class TableProblem(Exception):
     def __init__(self, diagnostic: Diagnostic) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
+
+
+def _column(header: str) -> tuple[str, bool]:
+    """`sip.phoneNumber prefix` → (`sip.phoneNumber`, True): a column of prefixes; any other
+    header is an attribute matched exactly."""
+    attr, _, op = header.rpartition(" ")
+    if attr.strip() and op.lower() == "prefix":
+        return attr.strip(), True
+    return header, False
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -218,7 +228,7 @@ def expand_table(
     from .loader import KEYWORDS
 
     name_col = use_col = -1
-    attr_cols: list[tuple[int, Equals]] = []  # a template Equals per column: its source
+    attr_cols: list[tuple[int, Source, bool]] = []  # column, its source, a prefix column
     normalizers: list[Callable[[str], str] | None] = []
     seen: dict[str, int] = {}
     for i, col in enumerate(table.header):
@@ -266,8 +276,9 @@ def expand_table(
                 span=len(col),
             )
         else:
+            attr, prefix = _column(col)
             mark = len(c.diagnostics)
-            source = c.attribute(col, tpath)
+            source = c.attribute(attr, tpath)
             for k in range(mark, len(c.diagnostics)):  # relocate to the header cell
                 d = c.diagnostics[k]
                 text = table.lines[0] if table.lines else None
@@ -280,8 +291,8 @@ def expand_table(
                     source_line=text,
                     span=len(col),
                 )
-            attr_cols.append((i, Equals(source, ())))
-            normalizers.append(getattr(source, "normalize", None))
+            attr_cols.append((i, source, prefix))
+            normalizers.append(getattr(source, "normalize_prefix" if prefix else "normalize", None))
     if name_col < 0 and use_col < 0 and not attr_cols and len(c.diagnostics) == before:
         report.at("invalid-file", "the header names no column", 1, 0)
     if not attr_cols:
@@ -318,7 +329,7 @@ def expand_table(
             continue
         conds: list[Cond] = list(base)
         ok = True
-        for (i, template), norm in zip(attr_cols, normalizers, strict=True):
+        for (i, source, prefix), norm in zip(attr_cols, normalizers, strict=True):
             value = cells[i].strip() if i < len(cells) else ""
             if not value:
                 continue
@@ -339,8 +350,21 @@ def expand_table(
                 )
                 ok = False
                 continue
-            assert template.source is not None
-            conds.append(Equals(template.source, (norm(value) if norm else value,)))
+            check = getattr(source, "literal_problem", None)
+            trouble = check(value, prefix) if check is not None else None
+            if trouble is not None:
+                report.at(
+                    "bad-phone-prefix" if prefix else "bad-phone-number",
+                    trouble[0],
+                    line,
+                    i,
+                    help=trouble[1],
+                    span=len(value),
+                )
+                ok = False
+                continue
+            literal = norm(value) if norm else value
+            conds.append(Prefix(source, (literal,)) if prefix else Equals(source, (literal,)))
         if not ok:
             continue
         if len(conds) == len(base):

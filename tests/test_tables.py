@@ -113,3 +113,26 @@ def test_missing_and_broken_tables(tmp_path: Path) -> None:
     assert problems(tmp_path / "rules.yaml")[0].startswith(
         f"{tmp_path}/numbers.csv:2:1: invalid-file: the table is not valid CSV"
     )
+
+
+def test_prefix_columns_and_phone_cells(tmp_path: Path) -> None:
+    rules = RULES.replace("profiles:", "settings: {default_region: US}\nprofiles:")
+    path = write(
+        tmp_path,
+        "name,sip.phoneNumber prefix,sip.trunkPhoneNumber,use\n"
+        "sf,+1415,,acme\n"
+        "oakland,+1 510,,globex\n"
+        "line,,(800) 555-0142,globex\n",
+        rules,
+    )
+    p = policy.load(path)
+    assert p.decide({"sip.phoneNumber": "+14155550100"}).rule == "sf"
+    assert p.decide({"sip.phoneNumber": "5105550100"}).rule == "oakland"  # a carrier without +
+    assert p.decide({"sip.trunkPhoneNumber": "+18005550142"}).rule == "line"
+    step = p.explain({"sip.phoneNumber": "+15105550100"}).trace[1]
+    assert (step.rule, step.file, step.line) == ("sf", f"{tmp_path}/numbers.csv", 2)
+    path = write(tmp_path, "name,sip.phoneNumber prefix,use\nbad,1650,acme\n", rules)
+    assert problems(path) == [
+        f"{tmp_path}/numbers.csv:2:5: bad-phone-prefix: the phone prefix `1650` does not start "
+        "with a country code"
+    ]
