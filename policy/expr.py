@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -300,6 +301,20 @@ _COLLECTIONS: dict[type, Callable[[Any], Any]] = {
 }
 
 
+_LOCAL = threading.local()
+
+
+def _evaluator() -> SimpleEval:
+    """One simpleeval evaluator per thread, reused by every expression (building one costs
+    more than most evaluations); each evaluation sets its own names and `get`."""
+    evaluator = getattr(_LOCAL, "evaluator", None)
+    if evaluator is None:
+        evaluator = SimpleEval(functions=dict(_FUNCS), names={})
+        evaluator.nodes.update(_COLLECTIONS)
+        _LOCAL.evaluator = evaluator
+    return evaluator
+
+
 class Expr(Cond):
     """A compiled `expr:` condition; evaluation errors make it false and are recorded."""
 
@@ -316,10 +331,9 @@ class Expr(Cond):
             value = view.get(_text(name))
             return value if isinstance(value, str) and value else default
 
-        evaluator = SimpleEval(
-            functions={**_FUNCS, "get": get}, names={"attrs": view, "kind": ctx.kind}
-        )
-        evaluator.nodes.update(_COLLECTIONS)
+        evaluator = _evaluator()
+        evaluator.functions["get"] = get
+        evaluator.names = {"attrs": view, "kind": ctx.kind}
         return evaluator.eval(self.source_text, previously_parsed=self.tree.body) is True
 
     def test(self, ctx: Context) -> bool:
