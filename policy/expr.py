@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import difflib
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -271,7 +272,9 @@ def parse(source: str) -> tuple[ast.Expression, list[str]]:
     if "\n" in source.strip():
         source = " ".join(source.split("\n"))
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        with warnings.catch_warnings():  # `1in x` would print a SyntaxWarning to stderr
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExprProblem(
             f"the expression is not valid: {exc.msg}",

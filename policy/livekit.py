@@ -32,6 +32,7 @@ from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext, JobProcess, llm, room_io
 from livekit.agents.voice import SpeechHandle
 
+from . import phone
 from .decision import Decision
 from .engine import Policy
 from .errors import Diagnostic, Location, PolicyError
@@ -192,6 +193,7 @@ def process_policy(proc: JobProcess, rules: str | Path) -> PolicyHolder:
     """The holder of this job process: follows the gatekeeper's snapshot when there is one,
     else loads `rules` directly. Use it from `setup_fnc` to load before the first call."""
     install_stdlib_masking()
+    phone.warm_up()  # numbering data and geocoder, before the first caller from anywhere
     holder = proc.userdata.get(_PROCESS_KEY)
     if isinstance(holder, PolicyHolder):
         return holder

@@ -196,6 +196,14 @@ def _geocoder() -> Any:
     return geocoder
 
 
+def warm_up() -> None:
+    """Load every region's numbering metadata and the geocoder now (about a second), so the
+    first call from a new country does not pay for it while the phone rings. The worker calls
+    this before it takes jobs."""
+    phonenumbers.PhoneMetadata.load_all()
+    _geocoder()
+
+
 # -- facts, computed once per decision --------------------------------------------------
 
 
@@ -420,8 +428,6 @@ def phone_source(name: str, settings: object | None = None) -> PhoneSource | Non
         attr = head
     else:
         return None
-    if field == "location":
-        _geocoder()  # import at load, not during the first call's decision
     return PhoneSource(attr, field, name, region)
 
 
