@@ -267,6 +267,8 @@ def render_explanation(
         for name in sorted(d.facts):
             value = d.facts[name]
             desc = FACTS[name].description if name in FACTS else ""
+            if not desc and name.startswith("schedule."):
+                desc = "the schedule at the decision time (`during:` / `outside:`)"
             lines.append(f"  {name} = {value if value is not None else '(unknown)'}  {s.dim(desc)}")
     if d.errors:
         lines.append("")

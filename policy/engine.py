@@ -269,10 +269,8 @@ class Policy:
         """The decision for one participant: the first rule that matches, in file order, or
         the defaults. Never raises on any attribute data; errors met are in `errors`."""
         start = time.perf_counter_ns()
-        errors: list[str] = []
-        attrs = _as_dict(attributes, errors)
-        ctx = Context(attrs, kind_name(kind), now, self.settings)
-        ctx.errors = errors
+        ctx = self._context(attributes, kind, now)
+        errors = ctx.errors
         rules = self.rules
         trace: list[TraceStep] = []
         chosen: CompiledRule | None = None
@@ -308,10 +306,8 @@ class Policy:
         """The same decision by a plain scan of every rule in order, with the first failed
         check of each rule that did not match. Slower than `decide`; made for people."""
         start = time.perf_counter_ns()
-        errors: list[str] = []
-        attrs = _as_dict(attributes, errors)
-        ctx = Context(attrs, kind_name(kind), now, self.settings)
-        ctx.errors = errors
+        ctx = self._context(attributes, kind, now)
+        errors = ctx.errors
         trace: list[TraceStep] = []
         chosen: CompiledRule | None = None
         for rule in self.rules:
@@ -347,6 +343,14 @@ class Policy:
             facts=dict(ctx.cache),
             elapsed_us=(time.perf_counter_ns() - start) / 1000,
         )
+
+    def _context(self, attributes: Mapping[str, str], kind: Any, now: Any) -> Context:
+        """One decision's context; attributes that cannot be read count as none (recorded)."""
+        errors: list[str] = []
+        attrs = _as_dict(attributes, errors)
+        ctx = Context(attrs, kind_name(kind), now, self.settings)
+        ctx.errors = errors
+        return ctx
 
     def _render(self, chosen: CompiledRule | None, ctx: Context) -> Outcome:
         plan = chosen.plan if chosen is not None else self.default
