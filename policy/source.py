@@ -339,6 +339,7 @@ def _convert(
                         "a key must be plain text",
                         path,
                         location=_mark(doc.file, key_node.start_mark),
+                        help="write one `name: value` per line; use `any:` when either is enough",
                     )
                 )
                 continue
