@@ -731,13 +731,14 @@ def _check_fields(c: Compiler, fields: OutcomeFields, path: Path_) -> dict[str, 
             key=True,
         )
     if fields.instructions is not None:
-        out["instructions"] = (fields.instructions, (*path, "instructions"))
+        out["instructions"] = (fields.instructions, (*path, "instructions"), "instructions")
     elif fields.instructions_file is not None:
         text = _read_text(c, fields.instructions_file, (*path, "instructions_file"))
         if text is not None:
-            out["instructions"] = (text, (*path, "instructions_file"))
+            what = f"the instructions file `{fields.instructions_file}`"
+            out["instructions"] = (text, (*path, "instructions_file"), what)
     if fields.greeting is not None:
-        out["greeting"] = (fields.greeting, (*path, "greeting"))
+        out["greeting"] = (fields.greeting, (*path, "greeting"), "the greeting")
     if fields.tools is not None:
         for i, tool in enumerate(fields.tools):
             if not TOOL_NAME.match(tool):
@@ -766,11 +767,11 @@ def _make_plan(c: Compiler, layers: list[tuple[str, dict[str, Any]]]) -> Plan:
     plan.tools = merged.get("tools", ())
     plan.metadata = merged.get("metadata", {})
     if "instructions" in merged:
-        text, path = merged["instructions"]
-        plan.instructions = _cached_template(c, text, path, "instructions")
+        text, path, what = merged["instructions"]
+        plan.instructions = _cached_template(c, text, path, what)
     if "greeting" in merged:
-        text, path = merged["greeting"]
-        plan.greeting = _cached_template(c, text, path, "the greeting")
+        text, path, what = merged["greeting"]
+        plan.greeting = _cached_template(c, text, path, what)
     plan.freeze()
     return plan
 
