@@ -365,10 +365,6 @@ class PhoneSource(Source):
         self.region = region
 
     def get(self, ctx: Context) -> str | None:
-        if self.field == "value":  # the hot path: E.164 as sent needs no parse
-            raw = ctx.attr(self.attr)
-            if raw is not None and _is_e164(raw):
-                return raw
         return ctx.derived(self.key, self.fn)
 
     def normalize(self, value: str) -> str:
@@ -397,6 +393,33 @@ class PhoneSource(Source):
         return value
 
 
+class PhoneValueSource(PhoneSource):
+    """The phone attribute itself, as conditions compare it: the hot path of every decision
+    that tests a number, so a number already in E.164 is returned without a parse."""
+
+    __slots__ = ()
+
+    def get(self, ctx: Context) -> str | None:
+        raw = ctx.attrs.get(self.attr)
+        if raw.__class__ is not str or not raw:
+            return None
+        digits = raw[1:]
+        if (
+            raw[0] == "+"
+            and 7 <= len(digits) <= 15
+            and digits.isascii()
+            and digits.isdigit()
+            and digits[0] != "0"
+        ):
+            return raw
+        return ctx.derived(self.key, self.fn)
+
+
+def make_source(attr: str, field: str, name: str | None, region: str | None) -> PhoneSource:
+    cls = PhoneValueSource if field == "value" else PhoneSource
+    return cls(attr, field, name, region)
+
+
 def type_key(value: str) -> str:
     return value.strip().lower().replace("-", "_").replace(" ", "_")
 
@@ -418,7 +441,7 @@ def phone_source(name: str, settings: object | None = None) -> PhoneSource | Non
     a phone attribute; None for every other name. `settings` is the compiler (or None)."""
     region = _default_region(settings)
     if name in PHONE_ATTRIBUTES or _declared_phone(settings, name):
-        return PhoneSource(name, "value", name, region)
+        return make_source(name, "value", name, region)
     head, _, field = name.rpartition(".")
     if field not in FIELDS:
         return None
@@ -428,7 +451,7 @@ def phone_source(name: str, settings: object | None = None) -> PhoneSource | Non
         attr = head
     else:
         return None
-    return PhoneSource(attr, field, name, region)
+    return make_source(attr, field, name, region)
 
 
 SOURCE_HOOKS.append(phone_source)
@@ -663,7 +686,7 @@ def _phone_attr(c: Compiler, source: Source, path: Path_, op: str) -> PhoneSourc
 
 
 def _field(source: PhoneSource, field: str) -> PhoneSource:
-    return PhoneSource(source.attr, field, None, source.region)
+    return make_source(source.attr, field, None, source.region)
 
 
 @operator("country")
