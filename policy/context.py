@@ -13,7 +13,7 @@ class Context:
     """Everything a condition may read. Conditions never see the caller's mapping itself:
     only `value(source)` and the read-only `view` used by expressions."""
 
-    __slots__ = ("_now", "_view", "attrs", "cache", "errors", "kind", "now_fn", "settings")
+    __slots__ = ("_now", "_view", "attrs", "cache", "errors", "kind", "settings")
 
     def __init__(
         self,
@@ -21,13 +21,14 @@ class Context:
         kind: str,
         now: dt.datetime | None = None,
         settings: Any = None,
+        errors: list[str] | None = None,
     ) -> None:
         self.attrs = attrs
         self.kind = kind
         self._now = now
         self._view: Mapping[str, Any] | None = None
         self.cache: dict[str, str | None] = {}
-        self.errors: list[str] = []
+        self.errors: list[str] = [] if errors is None else errors
         self.settings = settings
 
     @property

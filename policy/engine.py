@@ -281,19 +281,19 @@ class Policy:
             except Exception as exc:  # pragma: no cover - conditions catch their own
                 matched = False
                 errors.append(f"rule `{rule.name}`: {type(exc).__name__}")
-            trace.append(TraceStep(rule.name, matched, line=rule.line, file=rule.file))
+            trace.append(TraceStep(rule.name, matched, None, None, rule.line, rule.file))
             if matched:
                 chosen = rule
                 break
-        outcome = self._render(chosen, ctx)
+        # positional arguments: this runs on every call, keywords cost measurably more
         return Decision(
-            rule=chosen.name if chosen else None,
-            outcome=outcome,
-            trace=tuple(trace),
-            revision=self.revision,
-            errors=tuple(errors),
-            facts=ctx.cache,
-            elapsed_us=(time.perf_counter_ns() - start) / 1000,
+            chosen.name if chosen else None,
+            self._render(chosen, ctx),
+            tuple(trace),
+            self.revision,
+            tuple(errors) if errors else (),
+            ctx.cache,
+            (time.perf_counter_ns() - start) / 1000,
         )
 
     def explain(
@@ -347,10 +347,8 @@ class Policy:
     def _context(self, attributes: Mapping[str, str], kind: Any, now: Any) -> Context:
         """One decision's context; attributes that cannot be read count as none (recorded)."""
         errors: list[str] = []
-        attrs = _as_dict(attributes, errors)
-        ctx = Context(attrs, kind_name(kind), now, self.settings)
-        ctx.errors = errors
-        return ctx
+        attrs = attributes if attributes.__class__ is dict else _as_dict(attributes, errors)
+        return Context(attrs, kind_name(kind), now, self.settings, errors)
 
     def _render(self, chosen: CompiledRule | None, ctx: Context) -> Outcome:
         plan = chosen.plan if chosen is not None else self.default
