@@ -571,8 +571,8 @@ def _national_to_prefix(digits: str, region: str) -> str:
 
 
 def _check_literal(c: Compiler, source: PhoneSource, value: Any, path: Path_, op: str) -> None:
-    if not isinstance(value, str):
-        return  # the compiler reports values that are not text
+    if not isinstance(value, str) or not value:
+        return  # the compiler reports values that are not text, and empty ones
     if source.field in ("value", "number"):
         problem = (
             _prefix_problem(value, source.region)
