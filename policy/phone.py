@@ -689,34 +689,36 @@ def _field(source: PhoneSource, field: str) -> PhoneSource:
     return make_source(source.attr, field, None, source.region)
 
 
-@operator("country")
-def _op_country(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
-    phone = _phone_attr(c, source, path, "country")
-    values = c.texts(arg, path, "`country`")
+def _field_equals(
+    c: Compiler,
+    source: Source,
+    arg: Any,
+    path: Path_,
+    field: str,
+    check: Callable[[Compiler, str, Path_], str | None],
+) -> Cond | None:
+    """`country: [MX, ES]`, `type: mobile`: one of these values of a fact of the number,
+    each checked (and put in its canonical form) by `check`."""
+    phone = _phone_attr(c, source, path, field)
+    values = c.texts(arg, path, f"`{field}`")
     if phone is None or values is None:
         return None
-    codes = [
-        check_country(c, v, (*path, i) if isinstance(arg, list) else path)
-        for i, v in enumerate(values)
+    checked = [
+        check(c, v, (*path, i) if isinstance(arg, list) else path) for i, v in enumerate(values)
     ]
-    if any(code is None for code in codes):
+    if any(v is None for v in checked):
         return None
-    return Equals(_field(phone, "country"), [code for code in codes if code is not None])
+    return Equals(_field(phone, field), [v for v in checked if v is not None])
+
+
+@operator("country")
+def _op_country(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
+    return _field_equals(c, source, arg, path, "country", check_country)
 
 
 @operator("type")
 def _op_type(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
-    phone = _phone_attr(c, source, path, "type")
-    values = c.texts(arg, path, "`type`")
-    if phone is None or values is None:
-        return None
-    types = [
-        _check_type(c, v, (*path, i) if isinstance(arg, list) else path)
-        for i, v in enumerate(values)
-    ]
-    if any(t is None for t in types):
-        return None
-    return Equals(_field(phone, "type"), [t for t in types if t is not None])
+    return _field_equals(c, source, arg, path, "type", _check_type)
 
 
 def _flag_op(name: str) -> Callable[[Compiler, Source, Any, Path_], Cond | None]:
