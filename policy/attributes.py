@@ -41,15 +41,10 @@ NEVER_SHIPPED: dict[str, str] = {
     "sip.calledNumber": "sip.trunkPhoneNumber",
 }
 
-#: Values a caller writes: caller ID and every header-mapped attribute. Hostile data.
-CALLER_CONTROLLED: frozenset[str] = frozenset({"sip.phoneNumber", "sip.callIDFull", "sip.callTag"})
-
 #: Keys whose values are identifiers of LiveKit's own, safe to print in logs unmasked.
 SAFE_TO_LOG: frozenset[str] = frozenset(
     {"sip.callID", "sip.callStatus", "sip.trunkID", "sip.ruleID", "sip.hostname"}
 )
-
-CALL_STATUSES: frozenset[str] = frozenset({"dialing", "ringing", "automation", "active", "hangup"})
 
 #: Participant kinds by name (livekit.rtc.ParticipantKind). Compare names, never integers:
 #: the server protobuf numbers CONNECTOR and BRIDGE differently from the Python SDK.
@@ -74,8 +69,3 @@ def suggest(name: str) -> str | None:
         return None
     close = difflib.get_close_matches(name, KNOWN_KEYS, n=1, cutoff=0.85)
     return close[0] if close else None
-
-
-def is_header_mapped(name: str) -> bool:
-    """True for `sip.h.*` copies; custom names are also header-mapped when a trunk maps them."""
-    return name.startswith("sip.h.")

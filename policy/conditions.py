@@ -357,7 +357,3 @@ class Always(Cond):
     @property
     def key(self) -> tuple[Any, ...]:
         return ("always",)
-
-
-def always_implied(cond: Cond) -> bool:
-    return isinstance(cond, Always)

@@ -20,7 +20,7 @@ from typing import Any
 import re2
 
 from .attributes import KINDS
-from .conditions import All, Always, Cond, Equals, Prefix, Regex
+from .conditions import All, Cond, Equals, Prefix, Regex
 from .context import Context
 from .decision import Check, Decision, Outcome, TraceStep
 from .errors import Diagnostic
@@ -359,4 +359,4 @@ class Policy:
             return Outcome(stt=plan.stt, llm=plan.llm, tts=plan.tts, tools=plan.tools)
 
 
-__all__ = ["Always", "CompiledRule", "Policy", "index_condition", "kind_name", "top_conditions"]
+__all__ = ["CompiledRule", "Policy", "index_condition", "kind_name", "top_conditions"]

@@ -118,6 +118,13 @@ class Compiler:
     used_attributes: set[str] = field(default_factory=set)
     templates: dict[Path_, Template] = field(default_factory=dict)
     placeholders: list[tuple[str, Path_, str]] = field(default_factory=list)
+    digests: dict[Path, bytes] = field(default_factory=dict)
+
+    def referenced(self, file: Path, data: bytes) -> None:
+        """Record a file the policy is built from, with the digest of the very bytes used
+        (the revision must describe what was compiled, not what is on disk a moment later)."""
+        self.files.append(file)
+        self.digests[file] = hashlib.sha256(data).digest()
 
     # -- reporting -----------------------------------------------------------------------
     def error(
@@ -631,7 +638,7 @@ def _read_text(c: Compiler, rel: str, path: Path_) -> str | None:
             "missing-file", f"the instructions file `{rel}` cannot be read: {exc.strerror}", path
         )
         return None
-    c.files.append(file)
+    c.referenced(file, data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -1050,13 +1057,12 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
             )
         )
     _check_placeholders(c)
-    # rule indexes in diagnostics refer to the file; keep a map for warnings
     if not any(d.is_error for d in c.diagnostics):
-        _shadow_warnings_by_file(c, compiled, raw_rules)
+        _shadow_warnings(c, compiled)
     errors = [d for d in c.diagnostics if d.is_error]
     if errors:
         raise PolicyError(c.diagnostics)
-    revision = _revision(content_hash, c.files)
+    revision = _revision(content_hash, c.digests)
     return Policy(
         rules=compiled,
         default=default_plan,
@@ -1069,25 +1075,16 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
     )
 
 
-def _shadow_warnings_by_file(
-    c: Compiler, compiled: list[CompiledRule], raw_rules: list[Any]
-) -> None:
-    # every rule compiled when there are no errors; each knows its place (file or table row)
-    _shadow_warnings(c, compiled)
-
-
 #: Functions called with the compiler and the raw data before rules are compiled
 #: (schedules, tables and other sections register here).
 LOAD_HOOKS: list[Callable[[Compiler, dict[str, Any]], None]] = []
 
 
-def _revision(content_hash: str, files: list[Path]) -> str:
+def _revision(content_hash: str, digests: dict[Path, bytes]) -> str:
+    """The rules' content hash combined with every referenced file's, in reading order."""
     h = hashlib.sha256(content_hash.encode())
-    for f in dict.fromkeys(files):
-        try:
-            h.update(f.read_bytes())
-        except OSError:
-            pass
+    for digest in digests.values():
+        h.update(digest)
     return h.hexdigest()[:12]
 
 

@@ -204,7 +204,7 @@ def expand_table(
     except OSError as exc:
         c.error("missing-file", f"the table `{rule.table}` cannot be read: {exc.strerror}", tpath)
         return []
-    c.files.append(file)
+    c.referenced(file, data)
     try:
         table = read_table(data, shown)
     except TableProblem as problem:
