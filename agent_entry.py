@@ -5,7 +5,7 @@
     SIP_POLICY_RULES=/etc/acme/rules.yaml python agent_entry.py start
 
 LiveKit credentials the usual way: LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET.
-The logic lives in policy/livekit.py; the tools in policy/livekit_tools.py.
+The logic lives in policy/livekit/__init__.py; the tools in policy/livekit/tools.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
 
 from policy.livekit import PolicyCall, job_policy, process_policy, start_gatekeeper
-from policy.livekit_tools import registry
+from policy.livekit.tools import registry
 
 RULES = Path(os.environ.get("SIP_POLICY_RULES") or Path(__file__).with_name("rules.yaml"))
 

@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen
 
 import policy
-from policy.context import Context
-from policy.engine import Policy, kind_name
+from policy.runtime.context import Context
+from policy.runtime.engine import Policy, kind_name
 
 SIZES = (10, 1_000, 10_000, 100_000)
 Decider = Callable[[dict[str, str]], str | None]

@@ -5,18 +5,21 @@
     decision = rules.decide(participant.attributes, kind="sip")
     decision.rule, decision.outcome.stt, decision.outcome.instructions, decision.outcome.tools
 
-This package never imports livekit; `policy.livekit` is the adapter that does.
+The pipe: `parse` (text with positions) → `compile` (stages, in order) → `runtime`
+(`Policy.decide`) → `explain` and `logs`. This package never imports livekit;
+`policy.livekit` is the adapter that does. See docs/architecture.md.
 """
 
-from .decision import Check, Decision, Outcome, TraceStep
-from .engine import Policy
+from .compile import load, loads
 from .errors import Diagnostic, Location, PolicyError
-from .loader import load, loads
+from .runtime.decision import Check, Decision, EvalError, Outcome, TraceStep
+from .runtime.engine import Policy
 
 __all__ = [
     "Check",
     "Decision",
     "Diagnostic",
+    "EvalError",
     "Location",
     "Outcome",
     "Policy",

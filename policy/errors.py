@@ -1,12 +1,17 @@
 """Diagnostics: where a problem is in the rules file, what it is, and how to fix it.
 
-This module imports nothing from its siblings so that every stage can report problems
-the same way.
+Every stage reports the same way: a `Code` (stable, documented in docs/errors.md), a
+message in the user's own words, a help line, and a `Position` (a location plus the source
+line to show under it). `Reporter` collects them. This module imports nothing from its
+siblings, so every stage can use it.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -14,9 +19,56 @@ Severity = Literal["error", "warning"]
 DOCS_ERRORS = "docs/errors.md"
 
 
+class Code(StrEnum):
+    """Every diagnostic code, each with its section `docs/errors.md#CODE`."""
+
+    BAD_DATE = "bad-date"
+    BAD_EXPRESSION = "bad-expression"
+    BAD_HOURS = "bad-hours"
+    BAD_MODEL = "bad-model"
+    BAD_PHONE_NUMBER = "bad-phone-number"
+    BAD_PHONE_PREFIX = "bad-phone-prefix"
+    BAD_REGEX = "bad-regex"
+    BAD_TOOL_NAME = "bad-tool-name"
+    CONFLICTING_KEYS = "conflicting-keys"
+    DUPLICATE_KEY = "duplicate-key"
+    DUPLICATE_RULE = "duplicate-rule"
+    EXTENDS_CYCLE = "extends-cycle"
+    FILE_TOO_LARGE = "file-too-large"
+    FIXED_TIMEZONE = "fixed-timezone"
+    INVALID_CONDITION = "invalid-condition"
+    INVALID_FILE = "invalid-file"
+    INVALID_KEY = "invalid-key"
+    INVALID_VALUE = "invalid-value"
+    MISSING_FILE = "missing-file"
+    MISSING_KEY = "missing-key"
+    NO_RULES = "no-rules"
+    NOT_A_PHONE_NUMBER = "not-a-phone-number"
+    TOO_DEEP = "too-deep"
+    UNKNOWN_ATTRIBUTE = "unknown-attribute"
+    UNKNOWN_COUNTRY = "unknown-country"
+    UNKNOWN_DAY = "unknown-day"
+    UNKNOWN_KEY = "unknown-key"
+    UNKNOWN_KIND = "unknown-kind"
+    UNKNOWN_NUMBER_TYPE = "unknown-number-type"
+    UNKNOWN_OPERATOR = "unknown-operator"
+    UNKNOWN_PLACEHOLDER = "unknown-placeholder"
+    UNKNOWN_PROFILE = "unknown-profile"
+    UNKNOWN_RULE = "unknown-rule"
+    UNKNOWN_SCHEDULE = "unknown-schedule"
+    UNKNOWN_TIMEZONE = "unknown-timezone"
+    UNKNOWN_TOOL = "unknown-tool"
+    UNKNOWN_TRUNK = "unknown-trunk"
+    UNQUOTED_VALUE = "unquoted-value"
+    UNREACHABLE_RULE = "unreachable-rule"
+    YAML_ALIAS = "yaml-alias"
+    YAML_SYNTAX = "yaml-syntax"
+    YAML_TAG = "yaml-tag"
+
+
 @dataclass(frozen=True, order=True)
 class Location:
-    """A 1-based position in a file (PyYAML marks are 0-based; the loader adds 1)."""
+    """A 1-based position in a file (PyYAML marks are 0-based; the parser adds 1)."""
 
     file: str
     line: int = 0
@@ -28,6 +80,23 @@ class Location:
         if self.column <= 0:
             return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a diagnostic points: the location, the text of that line, and how many
+    characters the caret underlines. Documents and tables each know how to make one."""
+
+    location: Location
+    source_line: str | None = None
+    span: int = 1
+
+    @classmethod
+    def in_lines(
+        cls, lines: list[str], file: str, line: int, column: int, span: int = 1
+    ) -> Position:
+        text = lines[line - 1] if 0 < line <= len(lines) else None
+        return cls(Location(file, line, column), text, max(span, 1))
 
 
 @dataclass(frozen=True)
@@ -45,6 +114,27 @@ class Diagnostic:
     help: str | None = None
     source_line: str | None = field(default=None, compare=False)
     span: int = field(default=1, compare=False)
+
+    @classmethod
+    def at(
+        cls,
+        position: Position,
+        code: Code,
+        message: str,
+        *,
+        help: str | None = None,
+        severity: Severity = "error",
+    ) -> Diagnostic:
+        """The one way stages build a diagnostic: at a position, with a code."""
+        return cls(
+            str(code),
+            message,
+            position.location,
+            severity,
+            help,
+            position.source_line,
+            position.span,
+        )
 
     @property
     def is_error(self) -> bool:
@@ -79,6 +169,35 @@ class Diagnostic:
         }
 
 
+class Reporter:
+    """Collects the diagnostics of one load, in the order they were found."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def report(
+        self,
+        position: Position,
+        code: Code,
+        message: str,
+        *,
+        help: str | None = None,
+        severity: Severity = "error",
+    ) -> None:
+        self.diagnostics.append(
+            Diagnostic.at(position, code, message, help=help, severity=severity)
+        )
+
+    def has_errors(self, since: int = 0) -> bool:
+        return any(d.is_error for d in self.diagnostics[since:])
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """`did you mean `x`?` for the choice closest to `word`, or None when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
 class PolicyError(Exception):
     """Raised by `policy.load` when the rules file has errors; holds every diagnostic at once."""
 
@@ -90,6 +209,13 @@ class PolicyError(Exception):
         if first is not None:
             summary += f"; first: {first.location}: {first.message}"
         super().__init__(summary)
+
+    @classmethod
+    def single(
+        cls, code: Code, message: str, location: Location, *, help: str | None = None
+    ) -> PolicyError:
+        """A load that stops at its first problem (a missing or unreadable file)."""
+        return cls([Diagnostic.at(Position(location), code, message, help=help)])
 
     @property
     def errors(self) -> list[Diagnostic]:

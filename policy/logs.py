@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from .attributes import SAFE_TO_LOG
-from .decision import OUTCOME_FIELDS, Decision
+from .runtime.decision import OUTCOME_FIELDS, Decision
 
 LOGGER_NAME = "sip_policy"
 ENV_UNMASKED = "SIP_POLICY_LOG_UNMASKED"

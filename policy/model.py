@@ -162,7 +162,11 @@ class AttributeInfo(BaseModel):
 
     description: str | None = None
     phone: bool = Field(False, description="the value is a phone number: compare it in E.164")
-    sensitive: bool = Field(True, description="mask the value in logs")
+    sensitive: bool | None = Field(
+        None,
+        description="true: always masked in logs and hidden by `explain` unless asked; "
+        "false: logged in clear (not caller data, e.g. a tier); unset: masked in logs",
+    )
 
 
 class Settings(BaseModel):

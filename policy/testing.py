@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine import Policy
-from .errors import Diagnostic, Location
-from .source import Document, YamlProblem, describe_scalar, parse
+from .errors import Code, Diagnostic, Location, Position
+from .parse.document import Document, YamlProblem, describe_scalar, parse
+from .runtime.engine import Policy
 
 EXPECT_KEYS = (
     "rule",
@@ -108,7 +108,11 @@ def _load_cases(file: Path, report: Report) -> tuple[Document, list[Any]] | None
         doc = parse(file.read_text(encoding="utf-8"), str(file))
     except OSError as exc:
         report.diagnostics.append(
-            Diagnostic("missing-file", f"cannot read `{file}`: {exc.strerror}", Location(str(file)))
+            Diagnostic.at(
+                Position(Location(str(file))),
+                Code.MISSING_FILE,
+                f"cannot read `{file}`: {exc.strerror}",
+            )
         )
         return None
     except YamlProblem as problem:
@@ -117,8 +121,8 @@ def _load_cases(file: Path, report: Report) -> tuple[Document, list[Any]] | None
     cases = doc.data.get("cases") if isinstance(doc.data, dict) else None
     if not isinstance(cases, list):
         report.diagnostics.append(
-            doc.diag(
-                "invalid-file",
+            doc.diagnostic(
+                Code.INVALID_FILE,
                 "a test file holds a list under `cases:`",
                 (),
                 help="start the file with `cases:` and list cases as `- name: ...` with "
@@ -137,8 +141,8 @@ def _case_inputs(
     for key in case:
         if key not in CASE_KEYS:
             report.diagnostics.append(
-                doc.diag(
-                    "unknown-key",
+                doc.diagnostic(
+                    Code.UNKNOWN_KEY,
                     f"`{key}` is not a known key in a test case",
                     (*path, key),
                     key=True,
@@ -159,8 +163,8 @@ def _case_inputs(
                 attrs.update(data)
         except FileNotFoundError:
             report.diagnostics.append(
-                doc.diag(
-                    "missing-file",
+                doc.diagnostic(
+                    Code.MISSING_FILE,
                     f"the attributes file `{case['attributes_file']}` does not exist",
                     (*path, "attributes_file"),
                     help=f"paths are relative to the test file; looked for {target.resolve()}",
@@ -169,8 +173,8 @@ def _case_inputs(
             ok = False
         except (OSError, ValueError) as exc:
             report.diagnostics.append(
-                doc.diag(
-                    "missing-file",
+                doc.diagnostic(
+                    Code.MISSING_FILE,
                     f"the attributes file `{case['attributes_file']}` cannot be read: "
                     f"{getattr(exc, 'strerror', None) or exc}",
                     (*path, "attributes_file"),
@@ -181,7 +185,9 @@ def _case_inputs(
     given = case.get("attributes") or {}
     if not isinstance(given, dict):
         report.diagnostics.append(
-            doc.diag("invalid-value", "`attributes` must be a mapping", (*path, "attributes"))
+            doc.diagnostic(
+                Code.INVALID_VALUE, "`attributes` must be a mapping", (*path, "attributes")
+            )
         )
         return None
     for key, value in given.items():
@@ -189,8 +195,8 @@ def _case_inputs(
             described = describe_scalar(value, doc.scalars.get((*path, "attributes", key)))
             msg, advice = described or ("must be text", "quote it")
             report.diagnostics.append(
-                doc.diag(
-                    "unquoted-value",
+                doc.diagnostic(
+                    Code.UNQUOTED_VALUE,
                     f"attribute `{key}`: {msg}",
                     (*path, "attributes", key),
                     help=advice,
@@ -207,8 +213,8 @@ def _case_inputs(
             now = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
         except ValueError:
             report.diagnostics.append(
-                doc.diag(
-                    "invalid-value",
+                doc.diagnostic(
+                    Code.INVALID_VALUE,
                     f"`at: {raw}` is not a date and time",
                     (*path, "at"),
                     help='e.g. at: "2026-12-24T18:30"',
@@ -258,15 +264,17 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
             loc = doc.loc(("cases", i))
             if not isinstance(case, dict):
                 report.diagnostics.append(
-                    doc.diag("invalid-value", "each case is a mapping with `name:`", ("cases", i))
+                    doc.diagnostic(
+                        Code.INVALID_VALUE, "each case is a mapping with `name:`", ("cases", i)
+                    )
                 )
                 continue
             name = str(case.get("name", f"case {i + 1}"))
             expect = case.get("expect")
             if not isinstance(expect, dict) or not expect:
                 report.diagnostics.append(
-                    doc.diag(
-                        "missing-key",
+                    doc.diagnostic(
+                        Code.MISSING_KEY,
                         f"case `{name}` has no `expect:`",
                         ("cases", i),
                         help="e.g. expect: {rule: spanish-line}",
@@ -276,8 +284,8 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
             bad = [k for k in expect if k not in EXPECT_KEYS]
             for k in bad:
                 report.diagnostics.append(
-                    doc.diag(
-                        "unknown-key",
+                    doc.diagnostic(
+                        Code.UNKNOWN_KEY,
                         f"`{k}` is not something a case can expect",
                         ("cases", i, "expect", k),
                         key=True,
@@ -290,8 +298,8 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
                 and expect["rule"] not in policy.rule_names()
             ):
                 report.diagnostics.append(
-                    doc.diag(
-                        "unknown-rule",
+                    doc.diagnostic(
+                        Code.UNKNOWN_RULE,
                         f"case `{name}` expects rule `{expect['rule']}`, "
                         "which the rules file does not have",
                         ("cases", i, "expect", "rule"),

@@ -27,11 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .decision import Decision
-from .engine import Policy
+from .compile import load as load_policy
 from .errors import PolicyError
-from .loader import load as load_policy
 from .logs import get_logger
+from .runtime.decision import Decision
+from .runtime.engine import Policy
 
 Fingerprint = tuple[tuple[str, int, int, str], ...]
 Loader = Callable[[Path], Policy]
@@ -84,7 +84,6 @@ class PolicyHolder:
         self._on_reload = on_reload
         self._log = logger or get_logger()
         self._lock = threading.Lock()
-        self._source_path = self._source()
         self._watched: tuple[Path, ...] = tuple(policy.files)
         self._seen = self._fingerprint()
         self._failure: str | None = None
@@ -169,7 +168,6 @@ class PolicyHolder:
                 return False
             old = self._policy
             self._policy = new
-            self._source_path = source
             self._watched = tuple(new.files)
             self._seen = self._fingerprint()
             self._failure = None

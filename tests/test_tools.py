@@ -90,6 +90,6 @@ def test_load_registry_finds_a_registry_or_a_tools_mapping(module: types.ModuleT
 
 
 def test_the_sample_tools_cover_the_sample_rules() -> None:
-    reg = load_registry("policy.livekit_tools")
+    reg = load_registry("policy.livekit.tools")
     assert reg.names() == ["end_call", "transfer_to_human", "lookup_order"]
     assert reg.check(policy.load(Path(__file__).parents[1] / "rules.yaml")) == []

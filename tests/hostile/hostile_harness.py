@@ -124,7 +124,7 @@ def run_engine(case: Case) -> dict[str, Any]:
                 "best_ms": best,
                 "instructions": first.outcome.instructions,
                 "greeting": first.outcome.greeting,
-                "errors": list(first.errors),
+                "errors": [str(e) for e in first.errors],
             }
         )
     return {"outcome": "loaded", "decisions": decisions}

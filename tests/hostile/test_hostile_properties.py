@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policy
+from policy.compile.expr import ExprProblem, plan
 from policy.errors import PolicyError
-from policy.expr import Expr, ExprProblem
 
 EXAMPLES = int(os.environ.get("SIP_POLICY_FUZZ_EXAMPLES", "150"))
 DECIDE_BOUND_S = 0.25
@@ -151,7 +151,7 @@ EXPRESSIONS = st.one_of(
 @given(EXPRESSIONS, ATTRIBUTES)
 def test_fuzz_expressions_are_refused_or_safe(source: str, attrs: dict[Any, Any]) -> None:
     try:
-        Expr(source)
+        plan(source)
     except ExprProblem as problem:
         assert problem.message and problem.message == problem.message.strip()
     text = "rules:\n  - name: e\n    when:\n      expr: " + json.dumps(source) + "\n"

@@ -22,7 +22,7 @@ from lk_harness import (
 )
 
 from policy.livekit import PolicyCall, load_checked, start_gatekeeper
-from policy.livekit_tools import registry
+from policy.livekit.tools import registry
 from policy.tools import ToolRegistry, UnknownToolError
 from policy.watch import ENV_SNAPSHOT_DIR, POINTER, PolicyHolder
 

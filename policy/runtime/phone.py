@@ -12,6 +12,7 @@ placeholders and `explain`.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from collections.abc import Callable
@@ -21,11 +22,9 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneNumberType, ValidationResult
 
-from .conditions import Cond, Equals, Prefix
+from ..errors import Code
 from .context import Context
-from .loader import KEYWORDS, LOAD_HOOKS, Compiler, did_you_mean, operator
-from .source import Path_
-from .sources import SOURCE_HOOKS, Source, register_fact
+from .sources import Fact, FactFn, LiteralProblem, Source
 
 #: Longer values are not phone numbers (E.164 has at most 15 digits); the cap keeps hostile
 #: values (60 KB of digits) away from the parser.
@@ -63,11 +62,6 @@ _SHAPE = re.compile(r"\+?[0-9(]([0-9 ()./\-]*[0-9])?")
 _SEPARATORS = re.compile(r"[ ()./\-]")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _PREFIX = re.compile(r"\+[0-9]{1,15}")
-#: A number already written in E.164 (`+`, a country code, at most 15 digits): compared as
-#: written, without a libphonenumber parse, on both sides (rule literals and callers).
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-
-FactFn = Callable[[Context], str | None]
 
 
 # -- reading a number -------------------------------------------------------------------
@@ -96,8 +90,10 @@ class PhoneInfo:
         return _valid_of(self)
 
 
-def _is_e164(raw: str) -> bool:
-    """`_E164.fullmatch(raw)`, with string methods: this runs on every decision."""
+def is_e164(raw: str) -> bool:
+    """A number already written in E.164 (`+`, a country code, 7 to 15 digits): compared as
+    written, without a libphonenumber parse, on both sides (rule literals and callers).
+    String methods rather than a regex: this runs on every decision that tests a number."""
     digits = raw[1:]
     return (
         raw[:1] == "+"
@@ -249,7 +245,7 @@ def _value(ctx: Context, attr: str) -> str | None:
     raw = ctx.attr(attr)
     if raw is None:
         return None
-    if _E164.fullmatch(raw):
+    if is_e164(raw):
         return raw
     info = read(raw, _call_region(ctx))
     return info.e164 if info is not None else raw
@@ -327,22 +323,33 @@ def field_fn(attr: str, field: str) -> FactFn:
     return fact
 
 
-_DESCRIPTIONS = {
-    "number": "`sip.phoneNumber` in E.164 (without a country code: read in `call.region`)",
-    "country": "ISO country of `sip.phoneNumber` (libphonenumber)",
-    "type": "`sip.phoneNumber` line type: mobile, fixed_line, fixed_line_or_mobile, toll_free...",
-    "location": "where `sip.phoneNumber` is registered, from libphonenumber's offline geocoder",
-    "valid": "`true` when `sip.phoneNumber` is a real, assigned number; unset when withheld",
-    "withheld": "`true` when the caller hid the number (missing, or `anonymous` and the like)",
-}
-for _name in FIELDS:
-    register_fact(fact_name(CALLER, _name), _DESCRIPTIONS[_name])(field_fn(CALLER, _name))
-register_fact(
-    "call.region",
-    "where numbers without a country code are read: `settings.trunk_regions` for this "
-    "`sip.trunkID`, else `settings.default_region`",
-)(_region)
+def _fact(field: str, description: str) -> Fact:
+    return Fact(fact_name(CALLER, field), description, field_fn(CALLER, field))
 
+
+#: The facts about the caller's number, and the region numbers are read in.
+PHONE_FACTS = (
+    _fact("number", "`sip.phoneNumber` in E.164 (without a country code: read in `call.region`)"),
+    _fact("country", "ISO country of `sip.phoneNumber` (libphonenumber)"),
+    _fact(
+        "type",
+        "`sip.phoneNumber` line type: mobile, fixed_line, fixed_line_or_mobile, toll_free...",
+    ),
+    _fact(
+        "location",
+        "where `sip.phoneNumber` is registered, from libphonenumber's offline geocoder",
+    ),
+    _fact("valid", "`true` when `sip.phoneNumber` is a real, assigned number; unset when withheld"),
+    _fact(
+        "withheld", "`true` when the caller hid the number (missing, or `anonymous` and the like)"
+    ),
+    Fact(
+        "call.region",
+        "where numbers without a country code are read: `settings.trunk_regions` for this "
+        "`sip.trunkID`, else `settings.default_region`",
+        _region,
+    ),
+)
 
 # -- sources ----------------------------------------------------------------------------
 
@@ -350,7 +357,7 @@ register_fact(
 class PhoneSource(Source):
     """A phone attribute as it compares (`field` "value": E.164 when it is a number, else its
     text), or one fact about it. Rule literals are normalized with the same functions, reading
-    numbers without a country code in `settings.default_region`."""
+    numbers without a country code in `settings.default_region` (`region`)."""
 
     __slots__ = ("attr", "field", "fn", "key", "region")
 
@@ -368,7 +375,7 @@ class PhoneSource(Source):
         return ctx.derived(self.key, self.fn)
 
     def normalize(self, value: str) -> str:
-        if self.field == "value" and _E164.fullmatch(value):
+        if self.field == "value" and is_e164(value):
             return value
         if self.field in ("value", "number"):
             return normalize_number(value, self.region) or value
@@ -378,24 +385,37 @@ class PhoneSource(Source):
             return type_key(value)
         return value
 
-    def literal_problem(self, value: str, prefix: bool = False) -> tuple[str, str] | None:
-        """Why a number (or prefix) written in a rule or table can never match, with advice;
-        None when it is fine."""
-        if self.field not in ("value", "number"):
-            return None
-        if prefix:
-            return _prefix_problem(value, self.region)
-        return _number_problem(value, self.region)
-
     def normalize_prefix(self, value: str) -> str:
         if self.field in ("value", "number"):
             return normalize_prefix(value) or value
         return value
 
+    def literal_problem(self, value: str, prefix: bool = False) -> LiteralProblem | None:
+        if not value:
+            return None  # the compiler reports empty values itself
+        if self.field in ("value", "number"):
+            if prefix:
+                return prefix_problem(value, self.region)
+            return number_problem(value, self.region)
+        if prefix:
+            return None
+        if self.field == "country":
+            return country_problem(value)
+        if self.field == "type":
+            return type_problem(value)
+        if self.field in ("valid", "withheld") and value not in ("true", "false"):
+            return LiteralProblem(
+                Code.INVALID_VALUE,
+                f"`{self.name}` is `true` or `false`, never `{value}`",
+                f"e.g. {self.attr}: {{{self.field}: true}}",
+            )
+        return None
+
 
 class PhoneValueSource(PhoneSource):
     """The phone attribute itself, as conditions compare it: the hot path of every decision
-    that tests a number, so a number already in E.164 is returned without a parse."""
+    that tests a number, so a number already in E.164 is returned without a parse (and the
+    parsed form of any other is kept out of the decision's facts)."""
 
     __slots__ = ()
 
@@ -403,19 +423,13 @@ class PhoneValueSource(PhoneSource):
         raw = ctx.attrs.get(self.attr)
         if raw.__class__ is not str or not raw:
             return None
-        digits = raw[1:]
-        if (
-            raw[0] == "+"
-            and 7 <= len(digits) <= 15
-            and digits.isascii()
-            and digits.isdigit()
-            and digits[0] != "0"
-        ):
+        if is_e164(raw):
             return raw
-        return ctx.derived(self.key, self.fn)
+        return ctx.internal(self.key, self.fn)
 
 
-def make_source(attr: str, field: str, name: str | None, region: str | None) -> PhoneSource:
+def phone_source(attr: str, field: str, name: str | None, region: str | None) -> PhoneSource:
+    """The source for phone attribute `attr` itself (`field` "value") or one fact about it."""
     cls = PhoneValueSource if field == "value" else PhoneSource
     return cls(attr, field, name, region)
 
@@ -424,40 +438,7 @@ def type_key(value: str) -> str:
     return value.strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def _declared_phone(settings: object | None, name: str) -> bool:
-    declared = getattr(settings, "declared", None)
-    info = declared.get(name) if isinstance(declared, dict) else None
-    return bool(getattr(info, "phone", False))
-
-
-def _default_region(settings: object | None) -> str | None:
-    inner = getattr(settings, "settings", settings)
-    region = getattr(inner, "default_region", None)
-    return region if region in REGIONS else None
-
-
-def phone_source(name: str, settings: object | None = None) -> PhoneSource | None:
-    """The phone source `name` means: a phone attribute, `caller.FIELD`, or `ATTR.FIELD` for
-    a phone attribute; None for every other name. `settings` is the compiler (or None)."""
-    region = _default_region(settings)
-    if name in PHONE_ATTRIBUTES or _declared_phone(settings, name):
-        return make_source(name, "value", name, region)
-    head, _, field = name.rpartition(".")
-    if field not in FIELDS:
-        return None
-    if head == "caller":
-        attr = CALLER
-    elif head in PHONE_ATTRIBUTES or _declared_phone(settings, head):
-        attr = head
-    else:
-        return None
-    return make_source(attr, field, name, region)
-
-
-SOURCE_HOOKS.append(phone_source)
-
-
-# -- checks at load ---------------------------------------------------------------------
+# -- literals that can never match ------------------------------------------------------
 
 
 @functools.cache
@@ -486,81 +467,85 @@ def country_name(code: str) -> str | None:
 
 
 _COMMON_MISTAKES = {"UK": "GB", "EL": "GR", "KO": "KR", "SP": "ES"}
+_TYPE_ALIASES = {
+    "cell": "mobile",
+    "cellular": "mobile",
+    "landline": "fixed_line",
+    "fixed": "fixed_line",
+}
 
 
-def check_country(c: Compiler, value: str, path: Path_) -> str | None:
-    """The ISO code `value` stands for, or None after reporting why it is not one."""
+def country_code(value: str) -> str | None:
+    """The ISO code `value` stands for (`mx` → `MX`), or None."""
     code = value.strip().upper()
-    if code in REGIONS:
-        return code
+    return code if code in REGIONS else None
+
+
+def country_problem(value: str) -> LiteralProblem | None:
+    if country_code(value) is not None:
+        return None
+    code = value.strip().upper()
     guess = _COMMON_MISTAKES.get(code) or _country_names().get(value.strip().lower())
     if guess is None:
-        close = did_you_mean(code, sorted(REGIONS))
-        guess = close.split("`")[1] if close else None
+        close = difflib.get_close_matches(code, sorted(REGIONS), n=1, cutoff=0.6)
+        guess = close[0] if close else None
     hint = f"did you mean `{guess}` ({country_name(guess)})? " if guess else ""
-    c.error(
-        "unknown-country",
+    return LiteralProblem(
+        Code.UNKNOWN_COUNTRY,
         f"`{value}` is not an ISO country code",
-        path,
-        help=hint + "countries are two-letter ISO 3166 codes, e.g. US, MX, ES, GB",
+        hint + "countries are two-letter ISO 3166 codes, e.g. US, MX, ES, GB",
     )
-    return None
 
 
-def _check_type(c: Compiler, value: str, path: Path_) -> str | None:
+def type_problem(value: str) -> LiteralProblem | None:
     key = type_key(value)
     if key in NUMBER_TYPES:
-        return key
-    aliases = {
-        "cell": "mobile",
-        "cellular": "mobile",
-        "landline": "fixed_line",
-        "fixed": "fixed_line",
-    }
-    hint = (
-        f"did you mean `{aliases[key]}`? "
-        if key in aliases
-        else (did_you_mean(key, NUMBER_TYPES) or "") + " "
-    ).lstrip()
-    c.error(
-        "unknown-number-type",
-        f"`{value}` is not a type of phone number",
-        path,
-        help=hint + "types: " + ", ".join(NUMBER_TYPES),
-    )
-    return None
-
-
-def _number_problem(value: str, region: str | None) -> tuple[str, str] | None:
-    if _E164.fullmatch(value) or normalize_number(value, region) is not None:
         return None
+    close = difflib.get_close_matches(key, NUMBER_TYPES, n=1, cutoff=0.6)
+    hint = _TYPE_ALIASES.get(key) or (close[0] if close else None)
+    return LiteralProblem(
+        Code.UNKNOWN_NUMBER_TYPE,
+        f"`{value}` is not a type of phone number",
+        (f"did you mean `{hint}`? " if hint else "") + "types: " + ", ".join(NUMBER_TYPES),
+    )
+
+
+def number_problem(value: str, region: str | None) -> LiteralProblem | None:
+    if is_e164(value) or normalize_number(value, region) is not None:
+        return None
+    code = Code.BAD_PHONE_NUMBER
     if is_withheld_word(value):
-        return (
+        return LiteralProblem(
+            code,
             f"`{value}` is not a phone number: it is how carriers mark a hidden number",
             "use `withheld: true`, e.g. sip.phoneNumber: {withheld: true}",
         )
     if region is None and not value.strip().startswith("+"):
-        return (
+        return LiteralProblem(
+            code,
             f"`{value}` is not a phone number without a country code",
             'write it in E.164, e.g. "+14155550176", or set `settings.default_region`',
         )
-    return (f"`{value}` is not a phone number", 'write it in E.164, e.g. "+14155550176"')
+    return LiteralProblem(
+        code, f"`{value}` is not a phone number", 'write it in E.164, e.g. "+14155550176"'
+    )
 
 
-def _prefix_problem(value: str, region: str | None) -> tuple[str, str] | None:
+def prefix_problem(value: str, region: str | None) -> LiteralProblem | None:
     if normalize_prefix(value) is not None:
         return None
     digits = _SEPARATORS.sub("", value.strip())
     suggestion = ""
     if digits.isascii() and digits.isdigit() and region is not None:
-        suggestion = f'did you mean "{_national_to_prefix(digits, region)}"? '
-    return (
+        suggestion = f'did you mean "{national_to_prefix(digits, region)}"? '
+    return LiteralProblem(
+        Code.BAD_PHONE_PREFIX,
         f"the phone prefix `{value}` does not start with a country code",
         suggestion + 'phone numbers compare in E.164: write prefixes with `+`, e.g. "+1415"',
     )
 
 
-def _national_to_prefix(digits: str, region: str) -> str:
+def national_to_prefix(digits: str, region: str) -> str:
     """`415` in US → `+1415`; `020` in GB → `+4420` (a leading trunk prefix 0, or 1 in the
     North American plan, is dropped: no area code starts with it there)."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
@@ -568,206 +553,6 @@ def _national_to_prefix(digits: str, region: str) -> str:
     if trunk in ("0", "1") and digits.startswith(trunk) and len(digits) > 1:
         digits = digits[1:]
     return f"+{phonenumbers.country_code_for_region(region)}{digits}"
-
-
-def _check_literal(c: Compiler, source: PhoneSource, value: Any, path: Path_, op: str) -> None:
-    if not isinstance(value, str) or not value:
-        return  # the compiler reports values that are not text, and empty ones
-    if source.field in ("value", "number"):
-        problem = (
-            _prefix_problem(value, source.region)
-            if op == "prefix"
-            else _number_problem(value, source.region)
-        )
-        if problem is not None:
-            code = "bad-phone-prefix" if op == "prefix" else "bad-phone-number"
-            c.error(code, problem[0], path, help=problem[1])
-    elif source.field == "country" and op != "prefix":
-        check_country(c, value, path)
-    elif source.field == "type" and op != "prefix":
-        _check_type(c, value, path)
-    elif source.field in ("valid", "withheld") and value not in ("true", "false"):
-        c.error(
-            "invalid-value",
-            f"`{source.name}` is `true` or `false`, never `{value}`",
-            path,
-            help=f"e.g. {source.attr}: {{{source.field}: true}}",
-        )
-
-
-def _check_when(c: Compiler, spec: Any, path: Path_) -> None:
-    """Literals the generic operators normalize (`equals`, `one_of`, `prefix`, plain values)
-    on phone sources: a literal that can never equal a normalized number is an error."""
-    if not isinstance(spec, dict):
-        return
-    for key, value in spec.items():
-        kpath = (*path, key)
-        if key in ("all", "any") and isinstance(value, list):
-            for i, item in enumerate(value):
-                _check_when(c, item, (*kpath, i))
-        elif key == "not":
-            _check_when(c, value, kpath)
-        elif key in KEYWORDS or not isinstance(key, str):
-            continue
-        else:
-            source = phone_source(key, c)
-            if source is None:
-                continue
-            if isinstance(value, dict):
-                for op in ("equals", "one_of", "prefix"):
-                    if op in value:
-                        _check_values(c, source, value[op], (*kpath, op), op)
-            else:
-                _check_values(c, source, value, kpath, "equals")
-
-
-def _check_values(c: Compiler, source: PhoneSource, value: Any, path: Path_, op: str) -> None:
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_literal(c, source, item, (*path, i), op)
-    else:
-        _check_literal(c, source, value, path, op)
-
-
-def _check_settings(c: Compiler) -> None:
-    settings = c.settings
-    update: dict[str, Any] = {}
-    if settings.default_region is not None:
-        code = check_country(c, settings.default_region, ("settings", "default_region"))
-        if code is not None and code != settings.default_region:
-            update["default_region"] = code
-    if settings.trunk_regions:
-        regions: dict[str, str] = {}
-        for trunk, region in settings.trunk_regions.items():
-            code = check_country(c, region, ("settings", "trunk_regions", trunk))
-            regions[trunk] = code or region
-            if not trunk.startswith("ST_"):
-                c.warning(
-                    "unknown-trunk",
-                    f"`{trunk}` does not look like a LiveKit trunk ID",
-                    ("settings", "trunk_regions", trunk),
-                    key=True,
-                    help="trunk IDs start with `ST_`; the region applies when `sip.trunkID` "
-                    "equals the key",
-                )
-        if regions != settings.trunk_regions:
-            update["trunk_regions"] = regions
-    if update:
-        c.settings = settings.model_copy(update=update)
-
-
-def _load_hook(c: Compiler, data: dict[str, Any]) -> None:
-    _check_settings(c)
-    rules = data.get("rules")
-    if isinstance(rules, list):
-        for i, rule in enumerate(rules):
-            if isinstance(rule, dict):
-                _check_when(c, rule.get("when"), ("rules", i, "when"))
-
-
-LOAD_HOOKS.append(_load_hook)
-
-
-# -- operators --------------------------------------------------------------------------
-
-
-def _phone_attr(c: Compiler, source: Source, path: Path_, op: str) -> PhoneSource | None:
-    if isinstance(source, PhoneSource) and source.field == "value":
-        return source
-    c.error(
-        "not-a-phone-number",
-        f"`{op}` needs a phone number, and `{source.name}` is not declared as one",
-        path,
-        key=True,
-        help="use it on `sip.phoneNumber` or `sip.trunkPhoneNumber`, or declare your "
-        "attribute under `attributes:` with `phone: true`",
-    )
-    return None
-
-
-def _field(source: PhoneSource, field: str) -> PhoneSource:
-    return make_source(source.attr, field, None, source.region)
-
-
-def _field_equals(
-    c: Compiler,
-    source: Source,
-    arg: Any,
-    path: Path_,
-    field: str,
-    check: Callable[[Compiler, str, Path_], str | None],
-) -> Cond | None:
-    """`country: [MX, ES]`, `type: mobile`: one of these values of a fact of the number,
-    each checked (and put in its canonical form) by `check`."""
-    phone = _phone_attr(c, source, path, field)
-    values = c.texts(arg, path, f"`{field}`")
-    if phone is None or values is None:
-        return None
-    checked = [
-        check(c, v, (*path, i) if isinstance(arg, list) else path) for i, v in enumerate(values)
-    ]
-    if any(v is None for v in checked):
-        return None
-    return Equals(_field(phone, field), [v for v in checked if v is not None])
-
-
-@operator("country")
-def _op_country(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
-    return _field_equals(c, source, arg, path, "country", check_country)
-
-
-@operator("type")
-def _op_type(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
-    return _field_equals(c, source, arg, path, "type", _check_type)
-
-
-def _flag_op(name: str) -> Callable[[Compiler, Source, Any, Path_], Cond | None]:
-    def compile_flag(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
-        phone = _phone_attr(c, source, path, name)
-        if phone is None:
-            return None
-        if not isinstance(arg, bool):
-            c.error(
-                "invalid-value", f"`{name}` takes true or false", path, help=f"write `{name}: true`"
-            )
-            return None
-        return Equals(_field(phone, name), ["true" if arg else "false"])
-
-    return compile_flag
-
-
-operator("valid")(_flag_op("valid"))
-operator("withheld")(_flag_op("withheld"))
-
-
-@operator("area")
-def _op_area(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
-    phone = _phone_attr(c, source, path, "area")
-    values = c.texts(arg, path, "`area`")
-    if phone is None or values is None:
-        return None
-    prefixes: list[str] = []
-    for i, value in enumerate(values):
-        vpath = (*path, i) if isinstance(arg, list) else path
-        prefix = area_prefix(value, phone.region)
-        if prefix is None:
-            no_region = phone.region is None and not value.strip().startswith(("+", "00"))
-            c.error(
-                "bad-phone-prefix",
-                f"`{value}` needs a country: no `settings.default_region` is set"
-                if no_region
-                else f"`{value}` is not an area code",
-                vpath,
-                help='set `settings: {default_region: US}`, or write the country code too, e.g. "+1 415"'
-                if no_region
-                else 'write the area code as dialled in `settings.default_region`, e.g. "415", '
-                'or with the country code, e.g. "+1 415"',
-            )
-        else:
-            prefixes.append(prefix)
-    if len(prefixes) != len(values):
-        return None
-    return Prefix(phone, prefixes)
 
 
 def area_prefix(value: str, region: str | None) -> str | None:
@@ -778,4 +563,4 @@ def area_prefix(value: str, region: str | None) -> str | None:
     digits = _SEPARATORS.sub("", text)
     if region is None or not (digits.isascii() and digits.isdigit()) or not 1 <= len(digits) <= 6:
         return None
-    return _national_to_prefix(digits, region)
+    return national_to_prefix(digits, region)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Diagnostic, Location
+from ..errors import Code, Diagnostic, Location, Position
 
 try:  # the C composer is several times faster; fall back to pure Python where absent
     from yaml import CSafeLoader as _Loader
@@ -73,18 +73,12 @@ class Document:
             p = p[:-1]
         return Location(self.file, 1, 1)
 
-    def diag(
-        self,
-        code: str,
-        message: str,
-        path: Path_,
-        *,
-        key: bool = False,
-        help: str | None = None,
-        severity: str = "error",
-        location: Location | None = None,
-    ) -> Diagnostic:
-        loc = location or self.loc(path, key=key)
+    def position(self, path: Path_, *, key: bool = False) -> Position:
+        """Where `path` stands (its key when `key`), with its line and the span to underline."""
+        return self.position_at(self.loc(path, key=key), path, key=key)
+
+    def position_at(self, loc: Location, path: Path_ = (), *, key: bool = False) -> Position:
+        """A position at `loc`, underlining the value (or key) at `path` when it is there."""
         line = self.lines[loc.line - 1] if 0 < loc.line <= len(self.lines) else None
         span = 1
         if line is not None:
@@ -93,15 +87,25 @@ class Document:
                 span = max(len(str(path[-1])), 1)
             else:
                 span = max(min(self.spans.get(tuple(path), len(rest.rstrip())), len(rest)), 1)
-        return Diagnostic(
-            code=code,
-            message=message,
-            location=loc,
-            severity=severity,  # type: ignore[arg-type]
-            help=help,
-            source_line=line,
-            span=span,
+        return Position(loc, line, span)
+
+    def diagnostic(
+        self,
+        code: Code,
+        message: str,
+        path: Path_,
+        *,
+        key: bool = False,
+        help: str | None = None,
+        location: Location | None = None,
+    ) -> Diagnostic:
+        """A problem at `path` (its key when `key`), or at `location` underlining `path`."""
+        position = (
+            self.position(path, key=key)
+            if location is None
+            else self.position_at(location, path, key=key)
         )
+        return Diagnostic.at(position, code, message, help=help)
 
 
 class YamlProblem(Exception):
@@ -145,8 +149,8 @@ def parse(text: str, file: str) -> Document:
         column = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
         raise YamlProblem(
             [
-                doc.diag(
-                    "yaml-syntax",
+                doc.diagnostic(
+                    Code.YAML_SYNTAX,
                     "the text holds an invalid character (a lone surrogate)",
                     (),
                     help="save the file as UTF-8",
@@ -157,8 +161,8 @@ def parse(text: str, file: str) -> Document:
     if size > MAX_FILE_BYTES:
         raise YamlProblem(
             [
-                doc.diag(
-                    "file-too-large",
+                doc.diagnostic(
+                    Code.FILE_TOO_LARGE,
                     f"the file is {size // (1024 * 1024)} MiB; the limit is "
                     f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
                     (),
@@ -170,8 +174,11 @@ def parse(text: str, file: str) -> Document:
     if "\x00" in text:
         raise YamlProblem(
             [
-                doc.diag(
-                    "yaml-syntax", "the file contains a NUL byte", (), location=Location(file, 1, 1)
+                doc.diagnostic(
+                    Code.YAML_SYNTAX,
+                    "the file contains a NUL byte",
+                    (),
+                    location=Location(file, 1, 1),
                 )
             ]
         )
@@ -180,8 +187,8 @@ def parse(text: str, file: str) -> Document:
     if flow > MAX_DEPTH or block > MAX_DEPTH:
         raise YamlProblem(
             [
-                doc.diag(
-                    "too-deep",
+                doc.diagnostic(
+                    Code.TOO_DEEP,
                     f"the file nests more than {MAX_DEPTH} levels deep",
                     (),
                     help="flatten the conditions: a rule rarely needs more than a few levels",
@@ -201,8 +208,8 @@ def parse(text: str, file: str) -> Document:
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         raise YamlProblem(
             [
-                doc.diag(
-                    "yaml-syntax",
+                doc.diagnostic(
+                    Code.YAML_SYNTAX,
                     f"this is not valid YAML: {problem}",
                     (),
                     location=loc,
@@ -213,8 +220,8 @@ def parse(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         raise YamlProblem(
             [
-                doc.diag(
-                    "yaml-syntax",
+                doc.diagnostic(
+                    Code.YAML_SYNTAX,
                     f"this is not valid YAML: {exc}",
                     (),
                     location=Location(file, 1, 1),
@@ -223,7 +230,11 @@ def parse(text: str, file: str) -> Document:
         ) from None
     except RecursionError:
         raise YamlProblem(
-            [doc.diag("too-deep", "the file nests too deeply", (), location=Location(file, 1, 1))]
+            [
+                doc.diagnostic(
+                    Code.TOO_DEEP, "the file nests too deeply", (), location=Location(file, 1, 1)
+                )
+            ]
         ) from None
     if node is None:
         doc.data = {}
@@ -282,8 +293,8 @@ def _convert(
 ) -> Any:
     if id(node) in seen:
         problems.append(
-            doc.diag(
-                "yaml-alias",
+            doc.diagnostic(
+                Code.YAML_ALIAS,
                 "anchors and aliases (`&name`, `*name`) are not supported",
                 path,
                 location=_mark(doc.file, node.start_mark),
@@ -294,8 +305,8 @@ def _convert(
     seen.add(id(node))
     if depth > MAX_DEPTH:
         problems.append(
-            doc.diag(
-                "too-deep",
+            doc.diagnostic(
+                Code.TOO_DEEP,
                 f"this nests more than {MAX_DEPTH} levels deep",
                 path,
                 location=_mark(doc.file, node.start_mark),
@@ -305,8 +316,8 @@ def _convert(
     doc.value_at[path] = _mark(doc.file, node.start_mark)
     if node.tag not in _STD_TAGS:
         problems.append(
-            doc.diag(
-                "yaml-tag",
+            doc.diagnostic(
+                Code.YAML_TAG,
                 f"the tag `{node.tag}` is not allowed in a rules file",
                 path,
                 location=_mark(doc.file, node.start_mark),
@@ -323,8 +334,8 @@ def _convert(
                 and not key_node.style
             ):
                 problems.append(
-                    doc.diag(
-                        "yaml-alias",
+                    doc.diagnostic(
+                        Code.YAML_ALIAS,
                         "merge keys (`<<`) are not supported",
                         path,
                         location=_mark(doc.file, key_node.start_mark),
@@ -334,8 +345,8 @@ def _convert(
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(
-                    doc.diag(
-                        "invalid-key",
+                    doc.diagnostic(
+                        Code.INVALID_KEY,
                         "a key must be plain text",
                         path,
                         location=_mark(doc.file, key_node.start_mark),
@@ -350,8 +361,8 @@ def _convert(
                 first = doc.key_at.get(kpath)
                 where = f" (first at line {first.line})" if first else ""
                 problems.append(
-                    doc.diag(
-                        "duplicate-key",
+                    doc.diagnostic(
+                        Code.DUPLICATE_KEY,
                         f"`{key}` appears twice in the same mapping{where}",
                         kpath,
                         location=kloc,

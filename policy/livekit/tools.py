@@ -1,7 +1,7 @@
 """The sample tools the sample rules name: end the call, transfer to a human, look up an order.
 
 Real livekit-agents `@function_tool`s, registered under the names `rules.yaml` uses. Point
-`sip-policy check --tools policy.livekit_tools` at this module, or copy it as the start of
+`sip-policy check --tools policy.livekit.tools` at this module, or copy it as the start of
 your own. The transfer number comes from the decision's `metadata.transfer_to`, else from
 `SIP_POLICY_TRANSFER_TO`.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from livekit.agents import RunContext, function_tool, get_job_context
 
-from .livekit import current_call, kind_name
-from .logs import get_logger
-from .tools import ToolRegistry
+from ..logs import get_logger
+from ..tools import ToolRegistry
+from . import current_call, participant_kind
 
 ENV_TRANSFER_TO = "SIP_POLICY_TRANSFER_TO"
 
@@ -66,7 +66,7 @@ async def transfer_to_human(context: RunContext, reason: str) -> str:
     if call is None or not target:
         _log.warning("policy.tool.transfer_unavailable", reason=reason, has_target=bool(target))
         return "No human is available right now; apologise and offer to help further."
-    if kind_name(call.participant) != "sip":
+    if participant_kind(call.participant) != "sip":
         return "This caller is not on a phone line and cannot be transferred; offer other help."
     job = get_job_context(required=False)
     if job is None:

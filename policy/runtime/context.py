@@ -8,12 +8,17 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from .decision import EvalError
+
 
 class Context:
     """Everything a condition may read. Conditions never see the caller's mapping itself:
-    only `value(source)` and the read-only `view` used by expressions."""
+    only sources reading it, and the read-only `view` used by expressions.
 
-    __slots__ = ("_now", "_view", "attrs", "cache", "errors", "kind", "settings")
+    `facts` holds the derived facts a decision reports (`caller.country`, `schedule.NAME`);
+    `scratch` holds values computed once for the engine's own use (a number in E.164)."""
+
+    __slots__ = ("_now", "_view", "attrs", "errors", "facts", "kind", "rule", "scratch", "settings")
 
     def __init__(
         self,
@@ -21,15 +26,17 @@ class Context:
         kind: str,
         now: dt.datetime | None = None,
         settings: Any = None,
-        errors: list[str] | None = None,
+        errors: list[EvalError] | None = None,
     ) -> None:
         self.attrs = attrs
         self.kind = kind
         self._now = now
         self._view: Mapping[str, Any] | None = None
-        self.cache: dict[str, str | None] = {}
-        self.errors: list[str] = [] if errors is None else errors
+        self.facts: dict[str, str | None] = {}
+        self.scratch: dict[str, str | None] = {}
+        self.errors: list[EvalError] = [] if errors is None else errors
         self.settings = settings
+        self.rule: str | None = None  # the rule being tried, named in errors
 
     @property
     def now(self) -> dt.datetime:
@@ -54,15 +61,27 @@ class Context:
             return value
         return None
 
+    def error(self, code: str, detail: str, *, rule: bool = True) -> None:
+        """Record a problem met while deciding (against the rule being tried, if `rule`)."""
+        self.errors.append(EvalError(self.rule if rule else None, code, detail))
+
     def derived(self, key: str, compute: Callable[[Context], str | None]) -> str | None:
         """A derived fact, computed once per decision and shared by every rule."""
-        cache = self.cache
+        return self._once(self.facts, key, compute)
+
+    def internal(self, key: str, compute: Callable[[Context], str | None]) -> str | None:
+        """Like `derived`, for values the decision does not report as facts."""
+        return self._once(self.scratch, key, compute)
+
+    def _once(
+        self, cache: dict[str, str | None], key: str, compute: Callable[[Context], str | None]
+    ) -> str | None:
         if key in cache:
             return cache[key]
         try:
             value = compute(self)
         except Exception as exc:  # a fact that cannot be computed is simply missing
-            self.errors.append(f"{key}: {type(exc).__name__}")
+            self.error("fact", f"{key}: {type(exc).__name__}", rule=False)
             value = None
         cache[key] = value
         return value

@@ -12,9 +12,6 @@ from .context import Context
 from .decision import Outcome
 from .sources import Source
 
-#: `{{ name }}` or `{{ name | fallback }}`
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
-
 MAX_VALUE = 200
 
 # Control characters, bidirectional overrides, zero-width and other invisible format

@@ -1,4 +1,4 @@
-"""Named opening hours (`schedules:`) and the `during:` / `outside:` conditions.
+"""Compiling named opening hours (`schedules:`) and the `during:` / `outside:` keywords.
 
 A schedule is weekly hours in one IANA time zone, plus holidays (closed all day) and
 exceptions (other hours on one date). Hours are wall-clock times in that zone, so daylight
@@ -13,19 +13,15 @@ import datetime as dt
 import functools
 import re
 import zoneinfo
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from .conditions import Cond, Equals
-from .context import Context
-from .decision import Check
-from .loader import LOAD_HOOKS, Compiler, did_you_mean, keyword
-from .model import Schedule as ScheduleModel
-from .source import Path_, describe_scalar
-from .sources import SOURCE_HOOKS, Source
+from ..errors import Code, did_you_mean
+from ..model import Schedule as ScheduleModel
+from ..parse.document import Path_, describe_scalar
+from ..runtime.conditions import Cond
+from ..runtime.schedule import DAY, DAY_NAMES, InSchedule, Schedule, ScheduleSource, Windows
+from .state import Compiler, KeywordFn
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY = {
     **{d: i for i, d in enumerate(DAY_NAMES)},
@@ -63,133 +59,31 @@ _ABBREVIATIONS = {
 }
 #: Zones that exist but never change for daylight saving: almost always a mistake.
 _FIXED = frozenset({"EST", "MST", "HST"})
-DAY = 24 * 60
-ONE_DAY = dt.timedelta(days=1)
-
-#: Opening windows as minutes from the start of the day; an end past 1440 runs overnight.
-Windows = tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A compiled schedule. `is_open(when)` is the whole call-time cost."""
-
-    name: str
-    zone: zoneinfo.ZoneInfo
-    weekly: tuple[Windows, ...]
-    dated: Mapping[dt.date, tuple[Windows, str]]
-    yearly: Mapping[tuple[int, int], tuple[Windows, str]]
-
-    def day(self, date: dt.date) -> tuple[Windows, str]:
-        """The windows that start on `date`, and why: an exception, a holiday, or the weekday."""
-        hit = self.dated.get(date)
-        if hit is None:
-            hit = self.yearly.get((date.month, date.day))
-        if hit is None:
-            hit = (self.weekly[date.weekday()], f"{DAY_NAMES[date.weekday()]} hours")
-        return hit
-
-    def local(self, when: dt.datetime) -> dt.datetime:
-        """`when` on this schedule's clock; a time without an offset is already local
-        (`--at 2026-12-24T18:30` means 18:30 where the office is)."""
-        if when.tzinfo is None:
-            return when.replace(tzinfo=self.zone)
-        return when.astimezone(self.zone)
-
-    def is_open(self, when: dt.datetime) -> bool:
-        local = self.local(when)
-        minute = local.hour * 60 + local.minute
-        date = local.date()
-        for start, end in self.day(date)[0]:
-            if start <= minute < end:
-                return True
-        if date > dt.date.min:
-            for _start, end in self.day(date - ONE_DAY)[0]:
-                if end > DAY and minute < end - DAY:
-                    return True
-        return False
-
-    def state(self, ctx: Context) -> str:
-        return "open" if self.is_open(ctx.now) else "closed"
-
-    def describe(self, when: dt.datetime) -> str:
-        """What `explain` shows, short: the local time and the hours that applied that day."""
-        local = self.local(when)
-        windows, why = self.day(local.date())
-        hours = ", ".join(format_window(w) for w in windows)
-        return f"at {local:%a %H:%M} {local.tzname()}, {why}" + (f" {hours}" if hours else "")
-
-
-def format_window(window: tuple[int, int]) -> str:
-    start, end = window
-    return f"{start // 60:02d}:{start % 60:02d}-{(end % DAY if end > DAY else end) // 60:02d}:{end % 60:02d}"
-
-
-class ScheduleSource(Source):
-    """`open` or `closed` for one schedule at the decision time (`schedule.NAME`)."""
-
-    __slots__ = ("fn", "schedule")
-
-    def __init__(self, schedule: Schedule) -> None:
-        self.name = f"schedule.{schedule.name}"
-        self.schedule = schedule
-        self.fn = schedule.state
-
-    def get(self, ctx: Context) -> str | None:
-        return ctx.derived(self.name, self.fn)
-
-
-class InSchedule(Equals):
-    """`during: NAME` (`open`) or `outside: NAME` (`closed`). An exact match on the schedule's
-    state, so the index and the unreachable-rule check treat it like any other value."""
-
-    __slots__ = ()
-
-    def __init__(self, source: ScheduleSource, state: str) -> None:
-        super().__init__(source, [state])
-
-    def why(self, ctx: Context) -> Check | None:
-        if self.test(ctx):
-            return None
-        assert isinstance(self.source, ScheduleSource)
-        state = self.source.get(ctx)
-        try:
-            detail = self.source.schedule.describe(ctx.now)
-        except (OverflowError, ValueError):  # pragma: no cover - times at the ends of the calendar
-            detail = "time out of range"
-        actual = f"{state} {detail}" if state is not None else None
-        return Check(self.source.name, actual, self.expected())
-
-
 # -- compiling `schedules:` -------------------------------------------------------------
 
 _KEYS = tuple(ScheduleModel.model_fields)
 
 
-def _load_hook(c: Compiler, data: dict[str, Any]) -> None:
-    raw = data.get("schedules")
-    compiled: dict[str, Any] = {}
+def compile_schedules(c: Compiler) -> None:
+    """The `schedules:` section. Invalid schedules stay listed (as None) so that `during:`
+    does not report them a second time."""
+    raw = c.doc.data.get("schedules")
     if raw is not None and not isinstance(raw, dict):
         c.error(
-            "invalid-value",
+            Code.INVALID_VALUE,
             "`schedules` must be a mapping of schedule names",
             ("schedules",),
             help='e.g. schedules: {office-hours: {timezone: America/New_York, hours: {mon-fri: "09:00-17:00"}}}',
         )
     elif raw:
         for name, body in raw.items():
-            compiled[name] = compile_schedule(c, str(name), body, ("schedules", name))
-    # invalid schedules stay listed (as None) so `during:` does not report them twice
-    c.schedules = compiled
-
-
-LOAD_HOOKS.append(_load_hook)
+            c.schedules[name] = compile_schedule(c, str(name), body, ("schedules", name))
 
 
 def compile_schedule(c: Compiler, name: str, body: Any, path: Path_) -> Schedule | None:
     if not isinstance(body, dict):
         c.error(
-            "invalid-value",
+            Code.INVALID_VALUE,
             f"schedule `{name}` must be a mapping with `timezone:` and `hours:`",
             path,
             help='e.g. {timezone: America/New_York, hours: {mon-fri: "09:00-17:00"}}',
@@ -200,7 +94,7 @@ def compile_schedule(c: Compiler, name: str, body: Any, path: Path_) -> Schedule
         if key not in _KEYS:
             hint = did_you_mean(str(key), _KEYS)
             c.error(
-                "unknown-key",
+                Code.UNKNOWN_KEY,
                 f"`{key}` is not a known key here",
                 (*path, key),
                 key=True,
@@ -210,7 +104,7 @@ def compile_schedule(c: Compiler, name: str, body: Any, path: Path_) -> Schedule
     for key in ("timezone", "hours"):
         if key not in body:
             c.error(
-                "missing-key",
+                Code.MISSING_KEY,
                 f"`{key}` is required in schedule `{name}`",
                 path,
                 key=True,
@@ -258,7 +152,7 @@ def _zone(c: Compiler, value: Any, path: Path_) -> zoneinfo.ZoneInfo | None:
             close = did_you_mean(name.strip(), _zone_names())
             guess = close.split("`")[1] if close else None
         c.error(
-            "unknown-timezone",
+            Code.UNKNOWN_TIMEZONE,
             f"`{name}` is not a time zone",
             path,
             help=(f"did you mean `{guess}`? " if guess else "")
@@ -267,7 +161,7 @@ def _zone(c: Compiler, value: Any, path: Path_) -> zoneinfo.ZoneInfo | None:
         return None
     if name in _FIXED:
         c.warning(
-            "fixed-timezone",
+            Code.FIXED_TIMEZONE,
             f"`{name}` never changes for daylight saving time",
             path,
             help=f"use `{_ABBREVIATIONS[name]}` for the local time people keep there",
@@ -290,7 +184,7 @@ def _windows(c: Compiler, value: Any, path: Path_) -> Windows | None:
     else:
         described = describe_scalar(value, c.doc.scalars.get(tuple(path)))
         c.error(
-            "bad-hours",
+            Code.BAD_HOURS,
             described[0] if described else "hours must be text",
             path,
             help=(described[1] + "; " if described else "") + _hours_help(),
@@ -311,7 +205,7 @@ def _window(c: Compiler, item: Any, path: Path_) -> tuple[int, int] | None:
     if not isinstance(item, str):
         described = describe_scalar(item, c.doc.scalars.get(tuple(path)))
         c.error(
-            "bad-hours",
+            Code.BAD_HOURS,
             described[0] if described else "hours must be text",
             path,
             help=(described[1] + "; " if described else "") + _hours_help(),
@@ -319,13 +213,13 @@ def _window(c: Compiler, item: Any, path: Path_) -> tuple[int, int] | None:
         return None
     m = _WINDOW.fullmatch(item.strip())
     if m is None:
-        c.error("bad-hours", f"`{item}` is not a range of hours", path, help=_hours_help())
+        c.error(Code.BAD_HOURS, f"`{item}` is not a range of hours", path, help=_hours_help())
         return None
     h1, m1, h2, m2 = (int(g) for g in m.groups())
     for h, mm, text in ((h1, m1, item.split("-")[0]), (h2, m2, item.split("-")[-1])):
         if h > 24 or mm > 59 or (h == 24 and mm):
             c.error(
-                "bad-hours",
+                Code.BAD_HOURS,
                 f"`{text.strip()}` is not a time of day",
                 path,
                 help='times go from 00:00 to 24:00, e.g. "09:00-17:30"',
@@ -334,7 +228,7 @@ def _window(c: Compiler, item: Any, path: Path_) -> tuple[int, int] | None:
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if start == DAY:
         c.error(
-            "bad-hours",
+            Code.BAD_HOURS,
             f"`{item}` starts at 24:00, the end of the day",
             path,
             help='start at "00:00" instead',
@@ -342,7 +236,7 @@ def _window(c: Compiler, item: Any, path: Path_) -> tuple[int, int] | None:
         return None
     if start == end:
         c.error(
-            "bad-hours",
+            Code.BAD_HOURS,
             f"`{item}` starts and ends at the same time",
             path,
             help='for the whole day write "00:00-24:00"; for none, "closed"',
@@ -378,7 +272,7 @@ def _days(key: str) -> tuple[int, ...] | None:
 def _weekly(c: Compiler, value: Any, path: Path_) -> tuple[Windows, ...] | None:
     if not isinstance(value, dict) or not value:
         c.error(
-            "bad-hours",
+            Code.BAD_HOURS,
             "`hours` must map days to opening hours",
             path,
             help='e.g. hours: {mon-fri: "09:00-17:30", sat: "10:00-14:00"}; days left out are closed',
@@ -398,7 +292,7 @@ def _weekly(c: Compiler, value: Any, path: Path_) -> tuple[Windows, ...] | None:
                 did_you_mean(word, [*DAY_NAMES, *_FULL_NAMES, *_GROUPS])
             )
             c.error(
-                "unknown-day",
+                Code.UNKNOWN_DAY,
                 f"`{key}` is not a day or a range of days",
                 kpath,
                 key=True,
@@ -412,7 +306,7 @@ def _weekly(c: Compiler, value: Any, path: Path_) -> tuple[Windows, ...] | None:
         for d in days:
             if d in given_by:
                 c.error(
-                    "bad-hours",
+                    Code.BAD_HOURS,
                     f"`{DAY_NAMES[d]}` is given twice: in `{given_by[d]}` and in `{key}`",
                     kpath,
                     key=True,
@@ -449,7 +343,7 @@ def _date(c: Compiler, value: Any, path: Path_, *, key: bool = False) -> Any:
                 return (month, day)
         except ValueError:
             c.error(
-                "bad-date",
+                Code.BAD_DATE,
                 f"`{value}` is not a date in the calendar",
                 path,
                 key=key,
@@ -457,7 +351,7 @@ def _date(c: Compiler, value: Any, path: Path_, *, key: bool = False) -> Any:
             )
             return None
     c.error(
-        "bad-date",
+        Code.BAD_DATE,
         f"`{value}` is not a date",
         path,
         key=key,
@@ -477,7 +371,7 @@ def _holidays(
         return True
     if not isinstance(value, list):
         c.error(
-            "bad-date",
+            Code.BAD_DATE,
             "`holidays` must be a list of dates",
             path,
             help='e.g. holidays: ["2026-11-26", "12-25", "01-01"]',
@@ -506,7 +400,7 @@ def _exceptions(
         return True
     if not isinstance(value, dict):
         c.error(
-            "bad-date",
+            Code.BAD_DATE,
             "`exceptions` must map dates to that day's hours",
             path,
             help='e.g. exceptions: {"2026-12-24": "09:00-13:00", "2026-12-31": closed}',
@@ -524,7 +418,7 @@ def _exceptions(
         if date in table:
             twice = not table[date][1].startswith("holiday")
             c.error(
-                "bad-date",
+                Code.BAD_DATE,
                 f"`{key}` is given twice"
                 if twice
                 else f"`{key}` is both a holiday and an exception",
@@ -543,7 +437,7 @@ def _exceptions(
 # -- conditions -------------------------------------------------------------------------
 
 
-def _schedule_keyword(word: str, state: str) -> None:
+def _keyword(word: str, state: str) -> KeywordFn:
     def compile_condition(c: Compiler, value: Any, path: Path_) -> Cond | None:
         name = c.text(value, path, f"`{word}`")
         if name is None:
@@ -551,7 +445,7 @@ def _schedule_keyword(word: str, state: str) -> None:
         if name not in c.schedules:
             hint = did_you_mean(name, c.schedules)
             c.error(
-                "unknown-schedule",
+                Code.UNKNOWN_SCHEDULE,
                 f"rule `{c.rule_name}` uses schedule `{name}`, which is not defined",
                 path,
                 help=hint
@@ -563,25 +457,12 @@ def _schedule_keyword(word: str, state: str) -> None:
             )
             return None
         schedule = c.schedules[name]
-        if not isinstance(schedule, Schedule):
+        if schedule is None:
             return None  # its own problems are reported where it is defined
         return InSchedule(ScheduleSource(schedule), state)
 
-    keyword(word)(compile_condition)
+    return compile_condition
 
 
-def schedule_source(name: str, settings: object | None = None) -> Source | None:
-    """`schedule.NAME` in a condition or placeholder reads the schedule's state (`open` or
-    `closed`), the fact `explain` shows; `during:`/`outside:` say the same more plainly."""
-    if not name.startswith("schedule."):
-        return None
-    schedules = getattr(settings, "schedules", None)
-    schedule = schedules.get(name[len("schedule.") :]) if isinstance(schedules, dict) else None
-    return ScheduleSource(schedule) if isinstance(schedule, Schedule) else None
-
-
-SOURCE_HOOKS.append(schedule_source)
-
-
-_schedule_keyword("during", "open")
-_schedule_keyword("outside", "closed")
+during = _keyword("during", "open")
+outside = _keyword("outside", "closed")

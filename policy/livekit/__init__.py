@@ -32,12 +32,9 @@ from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext, JobProcess, llm, room_io
 from livekit.agents.voice import SpeechHandle
 
-from . import phone
-from .decision import Decision
-from .engine import Policy
-from .errors import Diagnostic, Location, PolicyError
-from .loader import load
-from .logs import (
+from ..compile import load
+from ..errors import Code, Location, PolicyError
+from ..logs import (
     changed_fields,
     get_logger,
     install_stdlib_masking,
@@ -45,14 +42,16 @@ from .logs import (
     log_decision,
     remember,
 )
-from .tools import ToolRegistry, UnknownToolError
-from .watch import ENV_SNAPSHOT_DIR, POINTER, PolicyHolder, publish_snapshot
+from ..runtime import phone
+from ..runtime.decision import Decision
+from ..runtime.engine import Policy, kind_name
+from ..tools import ToolRegistry, UnknownToolError
+from ..watch import ENV_SNAPSHOT_DIR, POINTER, PolicyHolder, publish_snapshot
 
 #: Who counts as the caller by default: livekit-agents' own default participant kinds.
 CALLER_KINDS: tuple[str, ...] = ("sip", "connector", "standard")
 #: Outcome fields a running call can take on; the others are fixed at the start.
 LIVE_FIELDS: tuple[str, ...] = ("instructions", "tools", "stt", "llm", "tts")
-FIXED_FIELDS: tuple[str, ...] = ("greeting", "metadata")
 
 ToolList = list[llm.Tool | llm.Toolset]
 
@@ -62,14 +61,13 @@ _calls: weakref.WeakKeyDictionary[AgentSession[Any], PolicyCall] = weakref.WeakK
 # -- participants -------------------------------------------------------------------------
 
 
-def kind_name(participant: rtc.Participant) -> str:
+def participant_kind(participant: rtc.Participant) -> str:
     """`sip`, `standard`, `connector`... by enum name, never by number (the server and the
     SDK number CONNECTOR and BRIDGE differently)."""
     try:
-        name = rtc.ParticipantKind.Name(participant.kind)
+        return kind_name(rtc.ParticipantKind.Name(participant.kind))
     except (ValueError, TypeError):
         return "unknown"
-    return name.removeprefix("PARTICIPANT_KIND_").lower()
 
 
 def caller_attributes(participant: rtc.Participant) -> dict[str, str]:
@@ -84,7 +82,7 @@ def caller_attributes(participant: rtc.Participant) -> dict[str, str]:
 
 def participant_facts(participant: rtc.Participant) -> tuple[dict[str, str], str]:
     """(attributes, kind name): what `Policy.decide` takes."""
-    return caller_attributes(participant), kind_name(participant)
+    return caller_attributes(participant), participant_kind(participant)
 
 
 async def wait_for_caller(
@@ -93,12 +91,12 @@ async def wait_for_caller(
     """The first remote participant of one of `kinds`, already in the room or joining."""
     wanted = set(kinds)
     for p in list(room.remote_participants.values()):
-        if kind_name(p) in wanted:
+        if participant_kind(p) in wanted:
             return p
     found: asyncio.Future[rtc.RemoteParticipant] = asyncio.get_running_loop().create_future()
 
     def on_join(p: rtc.RemoteParticipant) -> None:
-        if kind_name(p) in wanted and not found.done():
+        if participant_kind(p) in wanted and not found.done():
             found.set_result(p)
 
     room.on("participant_connected", on_join)
@@ -110,9 +108,7 @@ async def wait_for_caller(
 
 def caller_kinds(policy: Policy) -> tuple[str, ...]:
     """`CALLER_KINDS` plus any kind the policy names in a `when: {kind: ...}`."""
-    named = getattr(policy, "kinds", None)
-    extra = tuple(named()) if callable(named) else ()
-    return tuple(dict.fromkeys((*CALLER_KINDS, *extra)))
+    return tuple(dict.fromkeys((*CALLER_KINDS, *sorted(policy.kinds()))))
 
 
 # -- tools --------------------------------------------------------------------------------
@@ -139,15 +135,11 @@ def load_checked(path: str | Path, registry: ToolRegistry) -> Policy:
     missing = registry.check(loaded)
     if missing:
         err = UnknownToolError(missing, registry.names())
-        raise PolicyError(
-            [
-                Diagnostic(
-                    "unknown-tool",
-                    str(err),
-                    Location(str(path)),
-                    help="register it in the worker's tool module, or remove it from the rules",
-                )
-            ]
+        raise PolicyError.single(
+            Code.UNKNOWN_TOOL,
+            str(err),
+            Location(str(path)),
+            help="register it in the worker's tool module, or remove it from the rules",
         )
     return loaded
 
@@ -443,16 +435,15 @@ def current_call(session: AgentSession[Any]) -> PolicyCall | None:
 
 __all__ = [
     "CALLER_KINDS",
-    "FIXED_FIELDS",
     "LIVE_FIELDS",
     "PolicyCall",
     "caller_attributes",
     "caller_kinds",
     "current_call",
     "job_policy",
-    "kind_name",
     "load_checked",
     "participant_facts",
+    "participant_kind",
     "process_policy",
     "resolve_tools",
     "start_gatekeeper",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 OUTCOME_FIELDS = ("stt", "llm", "tts", "instructions", "tools", "greeting", "metadata")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -48,14 +51,29 @@ class Check:
         return {"attribute": self.attribute, "actual": self.actual, "expected": self.expected}
 
     def __str__(self) -> str:
-        actual = "missing" if self.actual is None else f"`{_short(self.actual)}`"
+        actual = "missing" if self.actual is None else f"`{short(self.actual)}`"
         return f"`{self.attribute}` is {actual}, expected {self.expected}"
 
 
-@dataclass(slots=True)
-class TraceStep:
-    """One rule that was tried, in order. `failed` is set when the rule did not match and the
-    trace was asked for in detail (`Policy.explain`); `error` when a condition raised."""
+class EvalError(NamedTuple):
+    """A problem met while deciding (it made its condition false, it never raises).
+    `rule` is the rule being tried (None for facts, shared by every rule); `code` is one of
+    `expr`, `fact`, `condition`, `attributes`, `outcome`; `detail` says what happened."""
+
+    rule: str | None
+    code: str
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "code": self.code, "detail": self.detail}
+
+
+class TraceStep(NamedTuple):
+    """One rule that was tried, in order (`Policy.explain` only). `failed` is the first
+    condition that failed; `error` is set when a condition met an error, or `disabled`."""
 
     rule: str
     matched: bool
@@ -75,21 +93,19 @@ class TraceStep:
         }
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The decision for one participant: the rule (None when no rule matched and the
-    defaults apply), the outcome, the trace of rules tried, the policy revision, any
-    evaluation errors met, the derived facts used, and the time it took.
+    defaults apply), the outcome, the trace of rules tried (`explain` only; `decide` keeps
+    none), the policy revision, the errors met, the derived facts used, and the time taken.
 
-    Treat it as read-only (it is not frozen only because a frozen dataclass costs
-    microseconds to build; the `Outcome` it holds is frozen and shared)."""
+    Immutable: a named tuple, which costs no more to build than a plain object."""
 
     rule: str | None
     outcome: Outcome
     trace: tuple[TraceStep, ...]
     revision: str
-    errors: tuple[str, ...] = ()
-    facts: Mapping[str, str | None] = field(default_factory=dict)
+    errors: tuple[EvalError, ...] = ()
+    facts: Mapping[str, str | None] = _EMPTY
     elapsed_us: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,11 +114,12 @@ class Decision:
             "outcome": self.outcome.to_dict(),
             "trace": [s.to_dict() for s in self.trace],
             "facts": dict(self.facts),
-            "errors": list(self.errors),
+            "errors": [e.to_dict() for e in self.errors],
             "revision": self.revision,
             "elapsed_us": round(self.elapsed_us, 1),
         }
 
 
-def _short(value: str, limit: int = 60) -> str:
+def short(value: str, limit: int = 60) -> str:
+    """`value` cut to `limit` characters with an ellipsis, for messages."""
     return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from .context import Context
-from .decision import Check, _short
+from .decision import Check, short
 from .sources import Source
 
 
 def _q(values: Sequence[str] | frozenset[str]) -> str:
     items = sorted(values) if isinstance(values, frozenset) else list(values)
-    shown = ", ".join(f"`{_short(v, 30)}`" for v in items[:5])
+    shown = ", ".join(f"`{short(v, 30)}`" for v in items[:5])
     return shown + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
 
 
@@ -51,9 +51,6 @@ class Cond:
         """True when every caller that satisfies `self` also satisfies `other` (conservative:
         False means "could not tell")."""
         return self.key == other.key
-
-    def sources(self) -> list[Source]:
-        return [self.source] if self.source is not None else []
 
 
 class ValueCond(Cond):
@@ -192,7 +189,7 @@ class Regex(ValueCond):
             return False
 
     def expected(self) -> str:
-        return f"to match `{_short(self.pattern, 40)}`"
+        return f"to match `{short(self.pattern, 40)}`"
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -258,9 +255,6 @@ class Not(Cond):
     def key(self) -> tuple[Any, ...]:
         return ("not", self.inner.key)
 
-    def sources(self) -> list[Source]:
-        return self.inner.sources()
-
 
 class All(Cond):
     """Every condition holds (conditions side by side, and `all:`)."""
@@ -293,9 +287,6 @@ class All(Cond):
     def implies(self, other: Cond) -> bool:
         targets = other.conds if isinstance(other, All) else (other,)
         return all(any(c.implies(t) for c in self.conds) for t in targets)
-
-    def sources(self) -> list[Source]:
-        return [s for c in self.conds for s in c.sources()]
 
 
 class AnyOf(Cond):
@@ -339,9 +330,6 @@ class AnyOf(Cond):
             return True
         return bool(self.conds) and all(c.implies(other) for c in self.conds)
 
-    def sources(self) -> list[Source]:
-        return [s for c in self.conds for s in c.sources()]
-
 
 class Always(Cond):
     """`when: {}` or no `when`: every participant."""
@@ -357,3 +345,8 @@ class Always(Cond):
     @property
     def key(self) -> tuple[Any, ...]:
         return ("always",)
+
+
+def top_conditions(cond: Cond) -> tuple[Cond, ...]:
+    """The conditions side by side at the top of a rule (all must hold)."""
+    return cond.conds if isinstance(cond, All) else (cond,)

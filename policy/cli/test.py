@@ -1,0 +1,55 @@
+"""`sip-policy test`: run the test cases against the rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..testing import discover_cases, run_cases
+from .common import Style, load_or_report, plural, print_diagnostics
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    policy = load_or_report(args.rules, args.format)
+    if policy is None:
+        return 1
+    files = [Path(p) for p in args.cases] if args.cases else discover_cases(Path(args.rules))
+    if not files:
+        print(
+            f"error: no test cases found; write them in {Path(args.rules).with_suffix('.tests.yaml')} "
+            "or pass case files",
+            file=sys.stderr,
+        )
+        return 1
+    report = run_cases(policy, files)
+    if report.diagnostics:
+        print_diagnostics(report.diagnostics, sys.stderr)
+        if any(d.is_error for d in report.diagnostics):
+            print(
+                f"{plural(len([d for d in report.diagnostics if d.is_error]), 'error')} "
+                "in the test cases",
+                file=sys.stderr,
+            )
+            return 1
+    if args.format == "json":
+        json.dump(report.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        s = Style(sys.stdout)
+        for r in report.results:
+            mark = s.green("PASS") if r.passed else s.red("FAIL")
+            got = f"rule `{r.rule}`" if r.rule else "no rule (defaults)"
+            print(f"{mark}  {r.name}  ({r.location}) → {got}")
+            for f in r.failures:
+                print(f"        {f}")
+        total = len(policy.rules)
+        reached = total - len(report.unreached)
+        print()
+        print(
+            f"coverage: {reached} of {total} rules reached by a case"
+            + (f"; never reached: {', '.join(report.unreached)}" if report.unreached else "")
+        )
+        print(f"{report.passed} passed, {report.failed} failed")
+    return 0 if report.failed == 0 else 1

@@ -1,0 +1,257 @@
+"""Outcomes: `defaults`, `profiles` (with `extends`) and each rule's `set`, checked and
+merged once at load into a `Plan` per rule; instructions and greetings split into
+templates whose `{{ placeholders }}` are filled per decision as plain text."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from .. import attributes as catalogue
+from ..errors import Code, did_you_mean
+from ..model import OutcomeFields, Profile
+from ..parse.document import Path_
+from ..runtime.facts import FACTS
+from ..runtime.outcome import Plan, Template
+from ..runtime.sources import AttrSource, Source
+from .state import Compiler
+from .structure import validate
+
+#: `{{ name }}` or `{{ name | fallback }}`
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
+MODEL_STRING = re.compile(
+    r"^[a-z0-9][a-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(:[A-Za-z0-9_.\-]+)?$"
+)
+TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def compile_defaults(c: Compiler) -> None:
+    """The `defaults:` section, and the plan of callers no rule matches."""
+    raw = c.doc.data.get("defaults")
+    if raw is not None:
+        fields = validate(c, OutcomeFields, raw, ("defaults",))
+        if fields is not None:
+            c.defaults = check_fields(c, fields, ("defaults",))
+    c.default_plan = make_plan(c, [("defaults", c.defaults)])
+
+
+def compile_profiles(c: Compiler) -> None:
+    """The `profiles:` section: each profile checked, `extends` resolved, cycles reported."""
+    raw = c.doc.data.get("profiles")
+    if raw is not None and not isinstance(raw, dict):
+        c.error(Code.INVALID_VALUE, "`profiles` must be a mapping of profile names", ("profiles",))
+        return
+    models: dict[str, Profile] = {}
+    for name, body in (raw or {}).items():
+        c.profile_names.append(name)
+        p = validate(c, Profile, body if body is not None else {}, ("profiles", name))
+        if p is not None:
+            models[name] = p
+            c.extends[name] = p.extends
+    for name, p in models.items():
+        c.profiles[name] = check_fields(c, p, ("profiles", name))
+    for name, p in models.items():
+        if p.extends is not None:
+            _check_extends(c, name, p.extends)
+
+
+def _check_extends(c: Compiler, name: str, base: str) -> None:
+    if base not in c.profile_names:
+        hint = did_you_mean(base, c.profiles)
+        c.error(
+            Code.UNKNOWN_PROFILE,
+            f"profile `{name}` extends `{base}`, which is not a profile",
+            ("profiles", name, "extends"),
+            help=hint or "profiles: " + ", ".join(c.profiles),
+        )
+        return
+    seen = [name]
+    current: str | None = base
+    while current is not None and current in c.profiles:
+        if current in seen:
+            if current == name:
+                cycle = " → ".join([*seen, current])
+                c.error(
+                    Code.EXTENDS_CYCLE,
+                    f"profiles extend each other in a circle: {cycle}",
+                    ("profiles", name, "extends"),
+                    help="one of them must not extend the others",
+                )
+            return
+        seen.append(current)
+        current = c.extends.get(current)
+
+
+def _read_text(c: Compiler, rel: str, path: Path_) -> str | None:
+    file = (c.base_dir / rel).resolve()
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        c.error(
+            Code.MISSING_FILE,
+            f"the instructions file `{rel}` does not exist",
+            path,
+            help=f"create it beside the rules file (looked for {file})",
+        )
+        return None
+    except OSError as exc:
+        c.error(
+            Code.MISSING_FILE, f"the instructions file `{rel}` cannot be read: {exc.strerror}", path
+        )
+        return None
+    c.referenced(file, data)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        c.error(Code.INVALID_VALUE, f"the instructions file `{rel}` is not UTF-8 text", path)
+        return None
+
+
+def _template(c: Compiler, text: str, path: Path_, what: str) -> Template:
+    parts: list[str | tuple[Source, str]] = []
+    pos = 0
+    for m in PLACEHOLDER.finditer(text):
+        parts.append(text[pos : m.start()])
+        name, fallback = m.group(1), m.group(2) or ""
+        if not name:
+            c.error(
+                Code.UNKNOWN_PLACEHOLDER,
+                f"an empty placeholder `{m.group(0)}` in {what}",
+                path,
+                help="write the attribute name inside, e.g. {{ customer.name | there }}",
+            )
+        else:
+            c.placeholders.append((name, path, what))
+        parts.append((c.source(name), fallback))
+        pos = m.end()
+    parts.append(text[pos:])
+    merged: list[str | tuple[Source, str]] = []
+    for p in parts:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        elif p != "":
+            merged.append(p)
+    return Template(tuple(merged))
+
+
+def check_placeholders(c: Compiler) -> None:
+    """Placeholders name a LiveKit key, a derived fact, a declared attribute, or one the
+    rules test; checked once every rule is read, so the order of sections does not matter."""
+    seen: set[tuple[str, Path_]] = set()
+    for name, path, what in c.placeholders:
+        if (name, path) in seen:
+            continue
+        seen.add((name, path))
+        known = (
+            name in catalogue.KNOWN_KEYS
+            or name in FACTS
+            or not isinstance(c.source(name), AttrSource)
+            or name in c.declared
+            or name in c.used_attributes
+            or (name.startswith("sip.h.") and name == name.lower())
+        )
+        if known:
+            continue
+        close = difflib.get_close_matches(name, [*c.declared, *FACTS, *c.used_attributes], n=1)
+        hint = catalogue.suggest(name) or (close[0] if close else None)
+        c.error(
+            Code.UNKNOWN_PLACEHOLDER,
+            f"the placeholder `{{{{ {name} }}}}` in {what} names no known attribute",
+            path,
+            help=(f"did you mean `{hint}`? " if hint else "")
+            + "if it is your own attribute, declare it under `attributes:`",
+        )
+
+
+def _cached_template(c: Compiler, text: str, path: Path_, what: str) -> Template:
+    """One template per place in the file, so a profile used by many rules is checked once."""
+    key = tuple(path)
+    if key not in c.templates:
+        c.templates[key] = _template(c, text, path, what)
+    return c.templates[key]
+
+
+def check_fields(c: Compiler, fields: OutcomeFields, path: Path_) -> dict[str, Any]:
+    """The fields set in one outcome block, checked; instructions read from their file."""
+    out: dict[str, Any] = {}
+    for key in ("stt", "llm", "tts"):
+        value = getattr(fields, key)
+        if value is None:
+            continue
+        if not MODEL_STRING.match(value):
+            example = {
+                "stt": "deepgram/nova-2-phonecall:es",
+                "llm": "openai/gpt-4.1-mini",
+                "tts": "cartesia/sonic-2",
+            }[key]
+            c.error(
+                Code.BAD_MODEL,
+                f"`{value}` is not a model name of the form `provider/model[:language]`",
+                (*path, key),
+                help=f'e.g. {key}: "{example}"',
+            )
+        out[key] = value
+    if fields.instructions is not None and fields.instructions_file is not None:
+        c.error(
+            Code.CONFLICTING_KEYS,
+            "give either `instructions` or `instructions_file`, not both",
+            (*path, "instructions_file"),
+            key=True,
+        )
+    if fields.instructions is not None:
+        out["instructions"] = (fields.instructions, (*path, "instructions"), "instructions")
+    elif fields.instructions_file is not None:
+        text = _read_text(c, fields.instructions_file, (*path, "instructions_file"))
+        if text is not None:
+            what = f"the instructions file `{fields.instructions_file}`"
+            out["instructions"] = (text, (*path, "instructions_file"), what)
+    if fields.greeting is not None:
+        out["greeting"] = (fields.greeting, (*path, "greeting"), "the greeting")
+    if fields.tools is not None:
+        for i, tool in enumerate(fields.tools):
+            if not TOOL_NAME.match(tool):
+                c.error(
+                    Code.BAD_TOOL_NAME,
+                    f"`{tool}` is not a tool name",
+                    (*path, "tools", i),
+                    help="tool names are letters, digits and `_`, e.g. transfer_to_human",
+                )
+        out["tools"] = tuple(dict.fromkeys(fields.tools))
+    if fields.metadata is not None:
+        out["metadata"] = fields.metadata
+    return out
+
+
+def make_plan(c: Compiler, layers: list[tuple[str, dict[str, Any]]]) -> Plan:
+    """Merge outcome layers, lowest first (defaults, base profiles, profile, rule)."""
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for origin, fields in layers:
+        for key, value in fields.items():
+            merged[key] = value
+            sources[key] = origin
+    plan = Plan(sources=sources)
+    plan.stt, plan.llm, plan.tts = merged.get("stt"), merged.get("llm"), merged.get("tts")
+    plan.tools = merged.get("tools", ())
+    plan.metadata = merged.get("metadata", {})
+    if "instructions" in merged:
+        text, path, what = merged["instructions"]
+        plan.instructions = _cached_template(c, text, path, what)
+    if "greeting" in merged:
+        text, path, what = merged["greeting"]
+        plan.greeting = _cached_template(c, text, path, what)
+    plan.freeze()
+    return plan
+
+
+def profile_layers(c: Compiler, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The outcome layers of profile `name`: its `extends` chain, base first."""
+    chain: list[str] = []
+    current: str | None = name
+    while current is not None and current in c.profiles:
+        if current in chain:
+            break
+        chain.append(current)
+        current = c.extends.get(current)
+    return [(f"profile:{p}", c.profiles[p]) for p in reversed(chain)]

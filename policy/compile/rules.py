@@ -1,0 +1,96 @@
+"""The `rules:` list: each rule's structure, its `when`, its outcome plan, or the rows of
+its table file, compiled in file order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Code
+from ..model import Rule
+from ..parse.document import Path_
+from ..runtime.conditions import Cond
+from ..runtime.rule import CompiledRule
+from .outcomes import check_fields, make_plan, profile_layers
+from .state import Compiler
+from .structure import validate
+from .tables import expand_table
+from .when import compile_when
+
+Layers = list[tuple[str, dict[str, Any]]]
+
+
+def compile_rules(c: Compiler) -> None:
+    raw_rules = c.doc.data.get("rules")
+    if raw_rules is None:
+        c.warning(
+            Code.NO_RULES,
+            "the file has no `rules:`; every caller gets the defaults",
+            (),
+            help="add rules under `rules:`",
+        )
+        return
+    if not isinstance(raw_rules, list):
+        c.error(
+            Code.INVALID_VALUE,
+            "`rules` must be a list, each item starting with `- name:`",
+            ("rules",),
+        )
+        return
+    for i, raw in enumerate(raw_rules):
+        compile_rule(c, raw, ("rules", i))
+
+
+def compile_rule(c: Compiler, raw: Any, path: Path_) -> None:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    c.rule_name = name if isinstance(name, str) else f"#{path[-1] + 1}"  # type: ignore[operator]
+    # `when` is compiled apart: the when stage knows operators and positions
+    shape = {k: v for k, v in raw.items() if k != "when"} if isinstance(raw, dict) else raw
+    rule = validate(c, Rule, shape, path)
+    cond = compile_when(c, raw.get("when"), (*path, "when")) if isinstance(raw, dict) else None
+    if rule is None:
+        return
+    line = c.doc.loc(path).line
+    if rule.name in c.rule_lines:
+        c.error(
+            Code.DUPLICATE_RULE,
+            f"two rules are named `{rule.name}` (the first at line {c.rule_lines[rule.name]})",
+            (*path, "name"),
+            help="give each rule its own name: decisions and logs show it",
+        )
+    c.rule_lines.setdefault(rule.name, line)
+    profile: Layers = []
+    if rule.use is not None:
+        if rule.use in c.profiles:
+            profile = profile_layers(c, rule.use)
+        elif rule.use not in c.profile_names:
+            c.unknown(
+                Code.UNKNOWN_PROFILE,
+                f"rule `{rule.name}` uses profile `{rule.use}`, which is not defined",
+                (*path, "use"),
+                rule.use,
+                c.profile_names,
+                "profiles",
+            )
+    own: Layers = []
+    if rule.set is not None:
+        own = [(f"rule:{rule.name}", check_fields(c, rule.set, (*path, "set")))]
+    if cond is None:
+        return
+    if rule.table is not None:
+        expand_table(c, rule, cond, path, own)
+        return
+    _add(c, rule, cond, line, path, [("defaults", c.defaults), *profile, *own])
+
+
+def _add(c: Compiler, rule: Rule, cond: Cond, line: int, path: Path_, layers: Layers) -> None:
+    c.rules.append(
+        CompiledRule(
+            index=len(c.rules),
+            name=rule.name,
+            line=line,
+            cond=cond,
+            plan=make_plan(c, layers),
+            enabled=rule.enabled,
+            path=path,
+        )
+    )

@@ -1,0 +1,132 @@
+"""Rules that can never match because an earlier rule catches all their callers, reported
+as warnings. Candidates come from shared exact values and prefixes, so this stays near
+linear at 100,000 rules; a budget bounds the pairs compared on the rest."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Code
+from ..runtime.conditions import Always, AnyOf, Cond, Equals, Prefix, Regex, top_conditions
+from ..runtime.expr import Expr
+from ..runtime.index import index_condition
+from ..runtime.rule import CompiledRule
+from ..runtime.sources import Source
+from .state import Compiler, Where
+
+SHADOW_PAIR_BUDGET = 2_000_000
+#: Conditions that only the very same condition implies (see `Cond.implies`).
+_KEYED_ONLY = (Regex, Expr, AnyOf)
+
+
+def _keyed_only(cond: Cond) -> tuple[Cond, ...]:
+    """The top conditions of `cond` when every one of them is keyed-only, else ()."""
+    tops = top_conditions(cond)
+    return tops if tops and all(isinstance(t, _KEYED_ONLY) for t in tops) else ()
+
+
+@dataclass
+class _Candidates:
+    """Where to look for later rules an earlier one may shadow."""
+
+    rules: list[CompiledRule]
+    by_value: dict[tuple[Source, str], list[int]] = field(default_factory=dict)
+    #: per source, (literal, position) sorted, for prefixes and the values they cover
+    prefixed: dict[Source, list[tuple[str, int]]] = field(default_factory=dict)
+    by_key: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rules: list[CompiledRule]) -> _Candidates:
+        out = cls(rules)
+        with_prefixes: set[Source] = set()
+        for pos, r in enumerate(rules):
+            for cond in top_conditions(r.cond):
+                if isinstance(cond, Equals) and cond.source is not None:
+                    for v in cond.values:
+                        out.by_value.setdefault((cond.source, v), []).append(pos)
+                elif isinstance(cond, Prefix) and cond.source is not None:
+                    with_prefixes.add(cond.source)
+        for pos, r in enumerate(rules) if with_prefixes else ():
+            for cond in top_conditions(r.cond):
+                if isinstance(cond, Prefix | Equals) and cond.source in with_prefixes:
+                    values = cond.prefixes if isinstance(cond, Prefix) else cond.values
+                    out.prefixed.setdefault(cond.source, []).extend((v, pos) for v in values)
+        for lst in out.prefixed.values():
+            lst.sort()
+        return out
+
+    def later(self, pos: int, earlier: Cond, budget: int) -> Sequence[int] | None:
+        """Positions after `pos` that `earlier` may shadow; None to skip it (no candidate
+        can be found cheaply and the budget would not cover a scan)."""
+        key = index_condition(earlier)
+        if isinstance(earlier, Always):
+            return range(pos + 1, len(self.rules))
+        if isinstance(key, Equals) and key.source is not None:
+            hits = [self.by_value.get((key.source, v), ()) for v in key.values]
+            if len(hits) == 1 and len(hits[0]) <= 1:
+                return None  # the usual case at scale: no other rule has this value
+            return sorted({p for ids in hits for p in ids if p > pos})
+        if isinstance(key, Prefix) and key.source is not None:
+            lst = self.prefixed.get(key.source, [])
+            found: set[int] = set()
+            for pre in key.prefixes:
+                i = bisect.bisect_left(lst, (pre, -1))
+                while i < len(lst) and lst[i][0].startswith(pre) and len(found) < 10_000:
+                    if lst[i][1] > pos:
+                        found.add(lst[i][1])
+                    i += 1
+            return sorted(found)
+        tops = _keyed_only(earlier)
+        if tops:  # only a rule with the very same regex/expression/any can imply these
+            if not self.by_key:
+                for q, r in enumerate(self.rules):
+                    for cond in top_conditions(r.cond):
+                        if isinstance(cond, _KEYED_ONLY):
+                            self.by_key.setdefault(cond.key, []).append(q)
+            return [p for p in self.by_key.get(tops[0].key, ()) if p > pos]
+        if budget < len(self.rules) - pos:
+            return None
+        return range(pos + 1, len(self.rules))
+
+
+def warn_unreachable(c: Compiler) -> None:
+    """Warn about rules that can never match (only when the file has no errors)."""
+    if c.reporter.has_errors():
+        return
+    enabled = [r for r in c.rules if r.enabled]
+    candidates = _Candidates.of(enabled)
+    budget = SHADOW_PAIR_BUDGET
+    reported: set[int] = set()
+    for pos, earlier in enumerate(enabled):
+        later = candidates.later(pos, earlier.cond, budget)
+        for p in later or ():
+            budget -= 1
+            rule = enabled[p]
+            if p not in reported and (
+                isinstance(earlier.cond, Always) or rule.cond.implies(earlier.cond)
+            ):
+                reported.add(p)
+                _report(c, earlier, rule)
+            if budget <= 0:
+                return
+
+
+def _report(c: Compiler, earlier: CompiledRule, rule: CompiledRule) -> None:
+    where = f"{earlier.file}:{earlier.line}" if earlier.file else f"line {earlier.line}"
+    table = c.tables.get(rule.file) if rule.file else None
+    at: Where = (
+        table.position(rule.line) if table is not None else (rule.path or ("rules", rule.index))
+    )
+    c.warning(
+        Code.UNREACHABLE_RULE,
+        f"rule `{rule.name}` can never match: rule `{earlier.name}` ({where}) "
+        "comes first and catches all its callers",
+        at,
+        help=f"move `{rule.name}` above `{earlier.name}`, or make its conditions differ",
+    )
+
+
+__all__ = ["warn_unreachable"]

@@ -1,0 +1,1 @@
+"""Deciding: everything a call needs at decision time. Imports nothing from `policy.parse` or `policy.compile`."""
