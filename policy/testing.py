@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Code, Diagnostic, Location, Position
-from .parse.document import Document, YamlProblem, describe_scalar, parse
+from .parse.document import Document, Path_, YamlProblem, describe_scalar, parse
 from .runtime.engine import Policy
 
 EXPECT_KEYS = (
@@ -133,6 +133,44 @@ def _load_cases(file: Path, report: Report) -> tuple[Document, list[Any]] | None
     return doc, cases
 
 
+def _attributes_file(
+    doc: Document, file: Path, path: Path_, case: dict[str, Any], report: Report
+) -> tuple[dict[str, str], str] | None:
+    """The attributes (and kind) of `attributes_file:`, or None after reporting."""
+    attrs: dict[str, str] = {}
+    kind = case.get("kind", "sip")
+    target = file.parent / str(case["attributes_file"])
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("attributes"), dict):
+            attrs.update(data["attributes"])
+            kind = case.get("kind", data.get("kind", "sip"))
+        elif isinstance(data, dict):
+            attrs.update(data)
+    except FileNotFoundError:
+        report.diagnostics.append(
+            doc.diagnostic(
+                Code.MISSING_FILE,
+                f"the attributes file `{case['attributes_file']}` does not exist",
+                (*path, "attributes_file"),
+                help=f"paths are relative to the test file; looked for {target.resolve()}",
+            )
+        )
+        return None
+    except (OSError, ValueError) as exc:
+        report.diagnostics.append(
+            doc.diagnostic(
+                Code.MISSING_FILE,
+                f"the attributes file `{case['attributes_file']}` cannot be read: "
+                f"{getattr(exc, 'strerror', None) or exc}",
+                (*path, "attributes_file"),
+                help="it must be JSON: an object of attributes, or {kind, attributes}",
+            )
+        )
+        return None
+    return attrs, str(kind)
+
+
 def _case_inputs(
     doc: Document, file: Path, i: int, case: dict[str, Any], report: Report
 ) -> tuple[dict[str, str], str, dt.datetime | None] | None:
@@ -153,35 +191,11 @@ def _case_inputs(
     attrs: dict[str, str] = {}
     kind = case.get("kind", "sip")
     if "attributes_file" in case:
-        target = file.parent / str(case["attributes_file"])
-        try:
-            data = json.loads(target.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("attributes"), dict):
-                attrs.update(data["attributes"])
-                kind = case.get("kind", data.get("kind", "sip"))
-            elif isinstance(data, dict):
-                attrs.update(data)
-        except FileNotFoundError:
-            report.diagnostics.append(
-                doc.diagnostic(
-                    Code.MISSING_FILE,
-                    f"the attributes file `{case['attributes_file']}` does not exist",
-                    (*path, "attributes_file"),
-                    help=f"paths are relative to the test file; looked for {target.resolve()}",
-                )
-            )
+        read = _attributes_file(doc, file, path, case, report)
+        if read is None:
             ok = False
-        except (OSError, ValueError) as exc:
-            report.diagnostics.append(
-                doc.diagnostic(
-                    Code.MISSING_FILE,
-                    f"the attributes file `{case['attributes_file']}` cannot be read: "
-                    f"{getattr(exc, 'strerror', None) or exc}",
-                    (*path, "attributes_file"),
-                    help="it must be JSON: an object of attributes, or {kind, attributes}",
-                )
-            )
-            ok = False
+        else:
+            attrs, kind = read
     given = case.get("attributes") or {}
     if not isinstance(given, dict):
         report.diagnostics.append(

@@ -140,111 +140,89 @@ def _flow_depth(text: str) -> tuple[int, int]:
 
 def parse(text: str, file: str) -> Document:
     """Parse YAML text into a Document, or raise YamlProblem with every problem found."""
-    lines = text.splitlines()
-    doc = Document(file=file, data=None, lines=lines)
+    doc = Document(file=file, data=None, lines=text.splitlines())
+    _check_text(doc, text)
+    node = _compose(doc, text)
+    if node is None:
+        doc.data = {}
+        return doc
+    problems: list[Diagnostic] = []
+    doc.data = _convert(node, (), doc, problems, set(), 0)
+    if problems:
+        raise YamlProblem(problems)
+    return doc
+
+
+def _fail(
+    doc: Document, code: Code, message: str, line: int = 1, column: int = 1, help: str | None = None
+) -> YamlProblem:
+    """A problem that stops the parse, at `line:column`."""
+    where = Location(doc.file, line, column)
+    return YamlProblem([doc.diagnostic(code, message, (), help=help, location=where)])
+
+
+def _check_text(doc: Document, text: str) -> None:
+    """What libyaml must never see: lone surrogates, huge files, NUL, absurd nesting."""
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError as exc:  # a lone surrogate: libyaml would raise this raw
         line = text.count("\n", 0, exc.start) + 1
         column = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
-        raise YamlProblem(
-            [
-                doc.diagnostic(
-                    Code.YAML_SYNTAX,
-                    "the text holds an invalid character (a lone surrogate)",
-                    (),
-                    help="save the file as UTF-8",
-                    location=Location(file, line, column),
-                )
-            ]
+        raise _fail(
+            doc,
+            Code.YAML_SYNTAX,
+            "the text holds an invalid character (a lone surrogate)",
+            line,
+            column,
+            help="save the file as UTF-8",
         ) from None
     if size > MAX_FILE_BYTES:
-        raise YamlProblem(
-            [
-                doc.diagnostic(
-                    Code.FILE_TOO_LARGE,
-                    f"the file is {size // (1024 * 1024)} MiB; the limit is "
-                    f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
-                    (),
-                    help="move long lists of numbers into a table file (`table:`)",
-                    location=Location(file, 1, 1),
-                )
-            ]
+        raise _fail(
+            doc,
+            Code.FILE_TOO_LARGE,
+            f"the file is {size // (1024 * 1024)} MiB; the limit is "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            help="move long lists of numbers into a table file (`table:`)",
         )
     if "\x00" in text:
-        raise YamlProblem(
-            [
-                doc.diagnostic(
-                    Code.YAML_SYNTAX,
-                    "the file contains a NUL byte",
-                    (),
-                    location=Location(file, 1, 1),
-                )
-            ]
-        )
+        raise _fail(doc, Code.YAML_SYNTAX, "the file contains a NUL byte")
     flow, flow_line = _flow_depth(text)
-    block, block_line = _indent_depth(lines)
+    block, block_line = _indent_depth(doc.lines)
     if flow > MAX_DEPTH or block > MAX_DEPTH:
-        raise YamlProblem(
-            [
-                doc.diagnostic(
-                    Code.TOO_DEEP,
-                    f"the file nests more than {MAX_DEPTH} levels deep",
-                    (),
-                    help="flatten the conditions: a rule rarely needs more than a few levels",
-                    location=Location(file, flow_line if flow > MAX_DEPTH else block_line, 1),
-                )
-            ]
+        raise _fail(
+            doc,
+            Code.TOO_DEEP,
+            f"the file nests more than {MAX_DEPTH} levels deep",
+            flow_line if flow > MAX_DEPTH else block_line,
+            help="flatten the conditions: a rule rarely needs more than a few levels",
         )
+
+
+def _compose(doc: Document, text: str) -> yaml.Node | None:
+    """The YAML node tree (types not yet applied), or YamlProblem for invalid YAML."""
     try:
         loader = _Loader(text)
         try:
-            node = loader.get_single_node()
+            node: yaml.Node | None = loader.get_single_node()
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        loc = _mark(file, mark) if mark is not None else Location(file, 1, 1)
+        loc = _mark(doc.file, mark) if mark is not None else Location(doc.file, 1, 1)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise YamlProblem(
-            [
-                doc.diagnostic(
-                    Code.YAML_SYNTAX,
-                    f"this is not valid YAML: {problem}",
-                    (),
-                    location=loc,
-                    help=_syntax_help(lines, loc),
-                )
-            ]
+        raise _fail(
+            doc,
+            Code.YAML_SYNTAX,
+            f"this is not valid YAML: {problem}",
+            loc.line,
+            loc.column,
+            help=_syntax_help(doc.lines, loc),
         ) from None
     except yaml.YAMLError as exc:
-        raise YamlProblem(
-            [
-                doc.diagnostic(
-                    Code.YAML_SYNTAX,
-                    f"this is not valid YAML: {exc}",
-                    (),
-                    location=Location(file, 1, 1),
-                )
-            ]
-        ) from None
+        raise _fail(doc, Code.YAML_SYNTAX, f"this is not valid YAML: {exc}") from None
     except RecursionError:
-        raise YamlProblem(
-            [
-                doc.diagnostic(
-                    Code.TOO_DEEP, "the file nests too deeply", (), location=Location(file, 1, 1)
-                )
-            ]
-        ) from None
-    if node is None:
-        doc.data = {}
-        return doc
-    problems: list[Diagnostic] = []
-    seen: set[int] = set()
-    doc.data = _convert(node, (), doc, problems, seen, 0)
-    if problems:
-        raise YamlProblem(problems)
-    return doc
+        raise _fail(doc, Code.TOO_DEEP, "the file nests too deeply") from None
+    return node
 
 
 def _syntax_help(lines: list[str], loc: Location) -> str:
@@ -326,53 +304,7 @@ def _convert(
         )
         return None
     if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or (
-                isinstance(key_node, yaml.ScalarNode)
-                and key_node.value == "<<"
-                and not key_node.style
-            ):
-                problems.append(
-                    doc.diagnostic(
-                        Code.YAML_ALIAS,
-                        "merge keys (`<<`) are not supported",
-                        path,
-                        location=_mark(doc.file, key_node.start_mark),
-                        help="use a profile with `extends` to share settings",
-                    )
-                )
-                continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(
-                    doc.diagnostic(
-                        Code.INVALID_KEY,
-                        "a key must be plain text",
-                        path,
-                        location=_mark(doc.file, key_node.start_mark),
-                        help="write one `name: value` per line; use `any:` when either is enough",
-                    )
-                )
-                continue
-            key: str = key_node.value
-            kpath = (*path, key)
-            kloc = _mark(doc.file, key_node.start_mark)
-            if key in out:
-                first = doc.key_at.get(kpath)
-                where = f" (first at line {first.line})" if first else ""
-                problems.append(
-                    doc.diagnostic(
-                        Code.DUPLICATE_KEY,
-                        f"`{key}` appears twice in the same mapping{where}",
-                        kpath,
-                        location=kloc,
-                        help="YAML would silently keep only the last one: remove or merge one of them",
-                    )
-                )
-                continue
-            doc.key_at[kpath] = kloc
-            out[key] = _convert(value_node, kpath, doc, problems, seen, depth + 1)
-        return out
+        return _convert_mapping(node, path, doc, problems, seen, depth)
     if isinstance(node, yaml.SequenceNode):
         return [
             _convert(item, (*path, i), doc, problems, seen, depth + 1)
@@ -384,6 +316,61 @@ def _convert(
     if node.start_mark.line == node.end_mark.line:
         doc.spans[path] = max(node.end_mark.column - node.start_mark.column, 1)
     return _construct_scalar(node)
+
+
+def _convert_mapping(
+    node: yaml.MappingNode,
+    path: Path_,
+    doc: Document,
+    problems: list[Diagnostic],
+    seen: set[int],
+    depth: int,
+) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or (
+            isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style
+        ):
+            problems.append(
+                doc.diagnostic(
+                    Code.YAML_ALIAS,
+                    "merge keys (`<<`) are not supported",
+                    path,
+                    location=_mark(doc.file, key_node.start_mark),
+                    help="use a profile with `extends` to share settings",
+                )
+            )
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(
+                doc.diagnostic(
+                    Code.INVALID_KEY,
+                    "a key must be plain text",
+                    path,
+                    location=_mark(doc.file, key_node.start_mark),
+                    help="write one `name: value` per line; use `any:` when either is enough",
+                )
+            )
+            continue
+        key: str = key_node.value
+        kpath = (*path, key)
+        kloc = _mark(doc.file, key_node.start_mark)
+        if key in out:
+            first = doc.key_at.get(kpath)
+            where = f" (first at line {first.line})" if first else ""
+            problems.append(
+                doc.diagnostic(
+                    Code.DUPLICATE_KEY,
+                    f"`{key}` appears twice in the same mapping{where}",
+                    kpath,
+                    location=kloc,
+                    help="YAML would silently keep only the last one: remove or merge one of them",
+                )
+            )
+            continue
+        doc.key_at[kpath] = kloc
+        out[key] = _convert(value_node, kpath, doc, problems, seen, depth + 1)
+    return out
 
 
 def _construct_scalar(node: yaml.ScalarNode) -> Any:
