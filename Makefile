@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/vulture policy agent_entry.py vulture_whitelist.py --min-confidence 60
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest

@@ -156,10 +156,41 @@ def mask_value(key: str, value: str) -> str:
     return _STARS if value else value
 
 
+class Clear(str):
+    """An attribute value the rules declare `sensitive: false`: logged as it is."""
+
+    __slots__ = ()
+
+
 def mask_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        k: mask_value(k, v) if isinstance(v, str) else _mask_any(v) for k, v in attributes.items()
+        k: str(v)
+        if isinstance(v, Clear)
+        else mask_value(k, v)
+        if isinstance(v, str)
+        else _mask_any(v)
+        for k, v in attributes.items()
     }
+
+
+def declared_privacy(
+    attributes: Mapping[str, Any], declared: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Attributes as a decision log holds them: those the rules declare `sensitive: true`
+    replaced by stars (whatever the masking setting), those declared `sensitive: false`
+    marked `Clear` (logged as they are), the rest left for masking."""
+    if not declared:
+        return dict(attributes)
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        sensitive = getattr(declared.get(key), "sensitive", None)
+        if sensitive is True:
+            out[key] = _STARS
+        elif sensitive is False and isinstance(value, str):
+            out[key] = Clear(value)
+        else:
+            out[key] = value
+    return out
 
 
 def escape_control(text: str, *, keep_newlines: bool = False) -> str:
@@ -308,13 +339,16 @@ def decision_event(
     kind: str,
     attributes: Mapping[str, str] | None = None,
     call_id: str | None = None,
+    declared: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The fields of a `policy.decision` event (before masking)."""
-    attrs = dict(attributes or {})
-    remember(attrs)
+    """The fields of a `policy.decision` event (before masking). `declared` is the policy's
+    `attributes:` section, whose `sensitive` settings the log honours."""
+    raw = dict(attributes or {})
+    attrs = declared_privacy(raw, declared)
+    remember({k: raw[k] for k, v in attrs.items() if not isinstance(v, Clear)})
     fields: dict[str, Any] = {
-        "call_id": call_id if call_id is not None else attrs.get("sip.callID"),
+        "call_id": call_id if call_id is not None else raw.get("sip.callID"),
         "participant": identity,
         "kind": kind,
         "rule": decision.rule,
@@ -369,13 +403,19 @@ def log_change(
     kind: str,
     attributes: Mapping[str, str] | None = None,
     call_id: str | None = None,
+    declared: Mapping[str, Any] | None = None,
     logger: Any = None,
     **extra: Any,
 ) -> None:
     """Log one `policy.decision.changed` event: the new decision, what changed, from what."""
     log = logger or get_logger()
     fields = decision_event(
-        new, identity=identity, kind=kind, attributes=attributes, call_id=call_id
+        new,
+        identity=identity,
+        kind=kind,
+        attributes=attributes,
+        call_id=call_id,
+        declared=declared,
     )
     fields.update(
         previous_rule=old.rule,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import policy
-from policy.compile.vocabulary import KEYWORDS, OPERATORS
+from policy.compile.vocabulary import VOCABULARY
 from policy.errors import Code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +144,7 @@ def test_diagnostics_link_to_errors_md_anchors() -> None:
 # -- (b) operators and keywords <-> docs/reference.md ------------------------------------
 
 
-@pytest.mark.parametrize("name", [*OPERATORS, *KEYWORDS])
+@pytest.mark.parametrize("name", [*VOCABULARY.operators, *VOCABULARY.keywords])
 def test_every_operator_and_keyword_is_in_the_reference(name: str) -> None:
     assert f"`{name}`" in (DOCS / "reference.md").read_text(encoding="utf-8")
 

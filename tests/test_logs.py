@@ -171,3 +171,55 @@ def test_remembered_caller_values_are_masked_in_free_text() -> None:
         assert logs.mask_text("call SCL_abc ab") == "call SCL_abc ab"  # safe key, too short
     finally:
         logs.forget_all()
+
+
+SENSITIVE_RULES = """
+attributes:
+  crm.accountId: {description: from the CRM, sensitive: true}
+  customer.tier: {description: "a tier, not caller data", sensitive: false}
+  x.note: {description: "declared, sensitivity left as is"}
+rules: []
+"""
+SENSITIVE_CALLER = {
+    "crm.accountId": "ACME-778812",
+    "customer.tier": "platinum-plus",
+    "x.note": "left-unchanged-note",
+}
+
+
+@pytest.mark.parametrize("unmasked", [False, True])
+def test_declared_sensitivity_holds_in_every_log_line(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch, unmasked: bool
+) -> None:
+    if unmasked:
+        monkeypatch.setenv("SIP_POLICY_LOG_UNMASKED", "1")
+    rules = policy.loads(SENSITIVE_RULES)
+    decision = rules.decide(SENSITIVE_CALLER, "sip")
+    log_decision(
+        decision,
+        identity="web-1",
+        kind="sip",
+        attributes=SENSITIVE_CALLER,
+        declared=rules.declared,
+    )
+    logging.getLogger("some.library").warning("account %s", "ACME-778812")
+    first, second = lines(stream)
+    attrs = first["attributes"]
+    assert isinstance(attrs, dict)
+    assert attrs["crm.accountId"] == "******"  # sensitive: true, even when unmasked
+    assert attrs["customer.tier"] == "platinum-plus"  # sensitive: false, always in clear
+    assert attrs["x.note"] == ("left-unchanged-note" if unmasked else "le******")
+    if not unmasked:
+        assert "ACME-778812" not in stream.getvalue()  # remembered, masked in free text too
+        assert second["message"] == "account ******"
+
+
+def test_explain_hides_sensitive_values_unless_asked() -> None:
+    from policy.explain import HIDDEN, shown_attributes
+
+    rules = policy.loads(SENSITIVE_RULES)
+    shown = shown_attributes(rules, SENSITIVE_CALLER)
+    assert shown["crm.accountId"] == HIDDEN
+    assert shown["customer.tier"] == "platinum-plus"
+    assert shown["x.note"] == "left-unchanged-note"
+    assert shown_attributes(rules, SENSITIVE_CALLER, show_sensitive=True) == SENSITIVE_CALLER

@@ -84,23 +84,9 @@ def _check_extends(c: Compiler, name: str, base: str) -> None:
 
 
 def _read_text(c: Compiler, rel: str, path: Path_) -> str | None:
-    file = (c.base_dir / rel).resolve()
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        c.error(
-            Code.MISSING_FILE,
-            f"the instructions file `{rel}` does not exist",
-            path,
-            help=f"create it beside the rules file (looked for {file})",
-        )
+    data = c.read(rel, path, "the instructions file")
+    if data is None:
         return None
-    except OSError as exc:
-        c.error(
-            Code.MISSING_FILE, f"the instructions file `{rel}` cannot be read: {exc.strerror}", path
-        )
-        return None
-    c.referenced(file, data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import re
 import zoneinfo
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Code, did_you_mean
@@ -117,15 +118,12 @@ def compile_schedule(c: Compiler, name: str, body: Any, path: Path_) -> Schedule
         ok = c.text(body["description"], (*path, "description"), "`description`") is not None and ok
     zone = _zone(c, body["timezone"], (*path, "timezone")) if "timezone" in body else None
     weekly = _weekly(c, body["hours"], (*path, "hours")) if "hours" in body else None
-    dated: dict[dt.date, tuple[Windows, str]] = {}
-    yearly: dict[tuple[int, int], tuple[Windows, str]] = {}
-    days_ok = _holidays(c, body.get("holidays"), (*path, "holidays"), dated, yearly)
-    days_ok = (
-        _exceptions(c, body.get("exceptions"), (*path, "exceptions"), dated, yearly) and days_ok
-    )
+    days = _Days()
+    days_ok = _holidays(c, body.get("holidays"), (*path, "holidays"), days)
+    days_ok = _exceptions(c, body.get("exceptions"), (*path, "exceptions"), days) and days_ok
     if not ok or not days_ok or zone is None or weekly is None:
         return None
-    return Schedule(name=name, zone=zone, weekly=weekly, dated=dated, yearly=yearly)
+    return Schedule(name=name, zone=zone, weekly=weekly, dated=days.dated, yearly=days.yearly)
 
 
 @functools.cache
@@ -360,13 +358,18 @@ def _date(c: Compiler, value: Any, path: Path_, *, key: bool = False) -> Any:
     return None
 
 
-def _holidays(
-    c: Compiler,
-    value: Any,
-    path: Path_,
-    dated: dict[dt.date, tuple[Windows, str]],
-    yearly: dict[tuple[int, int], tuple[Windows, str]],
-) -> bool:
+@dataclass
+class _Days:
+    """Days whose hours differ from the week's: by date, and by (month, day) every year."""
+
+    dated: dict[dt.date, tuple[Windows, str]] = field(default_factory=dict)
+    yearly: dict[tuple[int, int], tuple[Windows, str]] = field(default_factory=dict)
+
+    def table(self, date: Any) -> dict[Any, tuple[Windows, str]]:
+        return self.dated if isinstance(date, dt.date) else self.yearly
+
+
+def _holidays(c: Compiler, value: Any, path: Path_, days: _Days) -> bool:
     if value is None:
         return True
     if not isinstance(value, list):
@@ -382,20 +385,12 @@ def _holidays(
         date = _date(c, item, (*path, i))
         if date is None:
             ok = False
-        elif isinstance(date, dt.date):
-            dated[date] = ((), "holiday")
         else:
-            yearly[date] = ((), "holiday")
+            days.table(date)[date] = ((), "holiday")
     return ok
 
 
-def _exceptions(
-    c: Compiler,
-    value: Any,
-    path: Path_,
-    dated: dict[dt.date, tuple[Windows, str]],
-    yearly: dict[tuple[int, int], tuple[Windows, str]],
-) -> bool:
+def _exceptions(c: Compiler, value: Any, path: Path_, days: _Days) -> bool:
     if value is None:
         return True
     if not isinstance(value, dict):
@@ -414,7 +409,7 @@ def _exceptions(
         if date is None or windows is None:
             ok = False
             continue
-        table: dict[Any, tuple[Windows, str]] = dated if isinstance(date, dt.date) else yearly
+        table = days.table(date)
         if date in table:
             twice = not table[date][1].startswith("holiday")
             c.error(

@@ -87,6 +87,26 @@ class Compiler:
         self.files.append(file)
         self.digests[file] = hashlib.sha256(data).digest()
 
+    def read(self, rel: str, where: Where, what: str) -> bytes | None:
+        """The bytes of `rel` (beside the rules file), recorded for the revision; None after
+        reporting why it cannot be read. `what` names it: "the table", "the instructions file"."""
+        file = (self.base_dir / rel).resolve()
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            self.error(
+                Code.MISSING_FILE,
+                f"{what} `{rel}` does not exist",
+                where,
+                help=f"create it beside the rules file (looked for {file})",
+            )
+            return None
+        except OSError as exc:
+            self.error(Code.MISSING_FILE, f"{what} `{rel}` cannot be read: {exc.strerror}", where)
+            return None
+        self.referenced(file, data)
+        return data
+
     # -- reporting -----------------------------------------------------------------------
     def position(self, where: Where, *, key: bool = False) -> Position:
         return where if isinstance(where, Position) else self.doc.position(where, key=key)

@@ -104,24 +104,9 @@ def expand_table(c: Compiler, rule: Rule, cond: Cond, path: Path_, own: list[Any
 
 def _read(c: Compiler, rule: Rule, path: Path_) -> Table | None:
     assert rule.table is not None
-    tpath = (*path, "table")
-    file = (c.base_dir / rule.table).resolve()
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        c.error(
-            Code.MISSING_FILE,
-            f"the table `{rule.table}` does not exist",
-            tpath,
-            help=f"create it beside the rules file (looked for {file})",
-        )
+    data = c.read(rule.table, (*path, "table"), "the table")
+    if data is None:
         return None
-    except OSError as exc:
-        c.error(
-            Code.MISSING_FILE, f"the table `{rule.table}` cannot be read: {exc.strerror}", tpath
-        )
-        return None
-    c.referenced(file, data)
     try:
         return read_table(data, str(Path(c.doc.file).parent / rule.table))
     except TableProblem as problem:

@@ -33,5 +33,3 @@ VOCABULARY = Vocabulary(
     },
     aliases=operators.ALIASES,
 )
-OPERATORS = VOCABULARY.operators
-KEYWORDS = VOCABULARY.keywords

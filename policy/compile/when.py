@@ -30,23 +30,23 @@ def compile_when(c: Compiler, spec: Any, path: Path_) -> Cond | None:
     if not spec:
         return Always()
     keywords = c.vocabulary.keywords
-    conds: list[Cond] = []
-    ok = True
+    conds: list[Cond | None] = []
     for key, value in spec.items():
         kpath = (*path, key)
         keyword = keywords.get(key)
-        cond = (
-            keyword(c, value, kpath)
-            if keyword is not None
-            else attribute_condition(c, key, value, kpath)
-        )
-        if cond is None:
-            ok = False
+        if keyword is not None:
+            conds.append(keyword(c, value, kpath))
         else:
-            conds.append(cond)
-    if not ok:
+            conds.append(attribute_condition(c, key, value, kpath))
+    return _all(conds)
+
+
+def _all(conds: list[Cond | None]) -> Cond | None:
+    """Side-by-side conditions: None when any had a problem, else one, or all of them."""
+    if any(cond is None for cond in conds):
         return None
-    return conds[0] if len(conds) == 1 else All(conds)
+    found = [cond for cond in conds if cond is not None]
+    return found[0] if len(found) == 1 else All(found)
 
 
 def attribute_condition(c: Compiler, name: str, value: Any, path: Path_) -> Cond | None:
@@ -64,31 +64,24 @@ def attribute_condition(c: Compiler, name: str, value: Any, path: Path_) -> Cond
             help='e.g. {prefix: "+1510"}; operators: ' + ", ".join(operators),
         )
         return None
-    conds: list[Cond] = []
-    ok = True
+    conds: list[Cond | None] = []
     for op, arg in value.items():
         opath = (*path, op)
         fn = operators.get(op)
-        if fn is None:
-            alias = c.vocabulary.aliases.get(op.lower())
-            hint = f"did you mean `{alias}`?" if alias else did_you_mean(op, operators)
-            c.error(
-                Code.UNKNOWN_OPERATOR,
-                f"`{op}` is not an operator",
-                opath,
-                key=True,
-                help=(hint + " " if hint else "") + "operators: " + ", ".join(operators),
-            )
-            ok = False
+        if fn is not None:
+            conds.append(fn(c, source, arg, opath))
             continue
-        cond = fn(c, source, arg, opath)
-        if cond is None:
-            ok = False
-        else:
-            conds.append(cond)
-    if not ok:
-        return None
-    return conds[0] if len(conds) == 1 else All(conds)
+        alias = c.vocabulary.aliases.get(op.lower())
+        hint = f"did you mean `{alias}`?" if alias else did_you_mean(op, operators)
+        c.error(
+            Code.UNKNOWN_OPERATOR,
+            f"`{op}` is not an operator",
+            opath,
+            key=True,
+            help=(hint + " " if hint else "") + "operators: " + ", ".join(operators),
+        )
+        conds.append(None)
+    return _all(conds)
 
 
 # -- keywords ---------------------------------------------------------------------------

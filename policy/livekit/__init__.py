@@ -246,6 +246,7 @@ class PolicyCall:
             attributes=attributes,
             job_id=job_id,
             room=room.name if room is not None else None,
+            declared=holder.current.declared,
             logger=self._log,
         )
         self.tools()  # an unregistered tool fails here, before any audio
@@ -391,6 +392,7 @@ class PolicyCall:
             applied=applied,
             not_applied=not_applied,
             job_id=self.job_id,
+            declared=self.holder.current.declared,
             logger=self._log,
         )
         return bool(changed)

@@ -1,0 +1,34 @@
+"""Names vulture cannot see used (`make lint` runs vulture with this file): methods found
+by name, pydantic's configuration, livekit's entry points and the public API."""
+
+# ruff: noqa: B018  (a vulture whitelist is made of bare expressions)
+import argparse
+
+import re2
+
+from agent_entry import entrypoint
+from policy.compile.expr import _Planner
+from policy.livekit import PolicyCall
+from policy.model import RulesFile, Schedule
+from policy.tools import ToolRegistry
+from policy.watch import PolicyHolder
+
+_Planner._BoolOp  # dispatched by node type name in _Planner.plan
+_Planner._UnaryOp
+_Planner._Compare
+_Planner._Constant
+_Planner._Name
+_Planner._Subscript
+_Planner._Call
+_Planner._Set
+RulesFile.model_config  # pydantic
+Schedule.timezone  # read by pydantic's validation, compiled by policy.compile.schedules
+Schedule.holidays
+Schedule.exceptions
+entrypoint  # registered with @server.rtc_session()
+PolicyCall.settled  # public API
+ToolRegistry.require
+PolicyHolder.watch
+PolicyHolder.reloads
+argparse.ArgumentParser().add_subparsers().required  # read by argparse
+re2.Options().log_errors  # read by re2
