@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
+#: A command needs about half a second of CPU. The kernel stops a child that uses a minute of
+#: CPU (RLIMIT_CPU), whatever else the machine is doing; the wall-clock `timeout` is only a
+#: safety net for a child blocked without using CPU, minutes beyond a passing run.
+CPU_LIMIT_S = 60
+HANG_S = 600
+
+
+def _limit_cpu() -> None:  # runs in the child, before exec
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S + 2))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU would dump core
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -22,7 +33,8 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG_S,
+        preexec_fn=_limit_cpu,
         env=env,
     )
 
@@ -202,7 +214,12 @@ def test_cli_does_not_import_livekit() -> None:
         "assert not [m for m in sys.modules if m.startswith('livekit')], 'livekit imported'\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG_S,
+        preexec_fn=_limit_cpu,
     )
     assert result.returncode == 0, result.stderr
 
@@ -210,7 +227,12 @@ def test_cli_does_not_import_livekit() -> None:
 def test_console_script_installed() -> None:
     script = Path(sys.executable).parent / "sip-policy"
     result = subprocess.run(
-        [str(script), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+        [str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=HANG_S,
+        preexec_fn=_limit_cpu,
+        cwd=ROOT,
     )
     assert result.returncode == 0
     assert "check" in result.stdout and "explain" in result.stdout

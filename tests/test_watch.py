@@ -11,6 +11,9 @@ import pytest
 
 from policy.watch import POINTER, PolicyHolder, fingerprint, publish_snapshot
 
+#: Wall-clock safety net for waits on the watcher; never reached by a passing run.
+HANG_S = 600
+
 RULES = """\
 defaults:
   llm: openai/gpt-4.1-mini
@@ -88,15 +91,35 @@ def test_creating_a_missing_instructions_file_fixes_a_broken_edit(rules: Path) -
     assert instructions(holder) == "You are brand new."
 
 
-async def test_watch_reloads_off_the_event_loop(rules: Path) -> None:
+async def test_watch_reloads_off_the_event_loop(
+    rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     holder = PolicyHolder.load(rules)
+    # Bounded by steps, not by time: the fingerprint hashes the file, so the first poll that
+    # starts after the edit must reload it, however long the machine takes to get there.
+    poll = holder.poll
+    edited = False
+    polls_after_edit = 0
+
+    def counted_poll() -> bool:
+        nonlocal polls_after_edit
+        after = edited
+        changed = poll()
+        polls_after_edit += after
+        return changed
+
+    monkeypatch.setattr(holder, "poll", counted_poll)
     task = asyncio.create_task(holder.watch(interval=0.01))
     try:
         rules.write_text(RULES.replace("Acme support", "Acme help"))
-        for _ in range(500):
-            if holder.reloads:
-                break
-            await asyncio.sleep(0.01)
+        edited = True
+
+        async def one_poll_after_the_edit() -> None:
+            while not polls_after_edit:
+                await asyncio.sleep(0.01)
+
+        # the wall-clock limit is only a safety net against a watcher that stopped polling
+        await asyncio.wait_for(one_poll_after_the_edit(), timeout=HANG_S)
         assert instructions(holder, tenant="acme") == "You are Acme help."
     finally:
         task.cancel()

@@ -2,9 +2,15 @@
 
 A case is a rules file (inline text or generated) and, optionally, attribute sets. Its
 expectation is either a load error (`error:` code at `line:`), or decisions (`rule:`) that
-each come back within `within_ms` and identical on every run. Cases marked `isolate: true`
-could crash a process if the engine regressed (libyaml segfaults on deep nesting), so they
-run in a subprocess: `python hostile_harness.py CASE_ID` prints the result as JSON.
+each cost at most `within_ms` of CPU time and are identical on every run. Cases marked
+`isolate: true` could crash a process if the engine regressed (libyaml segfaults on deep
+nesting), so they run in a subprocess: `python hostile_harness.py CASE_ID` prints the result
+as JSON.
+
+No pass/fail verdict here depends on how busy the machine is. Work is measured as CPU time
+(`time.thread_time` in process, RLIMIT_CPU for a child), which another process cannot
+inflate; wall-clock time appears only as `HANG_S`, a safety net against a child that blocks
+without using any CPU (a deadlock), minutes beyond anything a passing run needs.
 
 The case files are trusted test data, so they are read with plain `yaml.safe_load`.
 """
@@ -12,8 +18,12 @@ The case files are trusted test data, so they are read with plain `yaml.safe_loa
 from __future__ import annotations
 
 import json
+import resource
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +32,16 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 CASES_DIR = HERE / "cases"
+#: CPU time (ms) a decision may use: the best of `RUNS`, measured with `time.thread_time`, so
+#: other processes and threads cannot inflate it. The engine needs about 0.1 ms on the worst
+#: case here, so this is a factor of hundreds; a backtracking or quadratic path takes seconds.
 DEFAULT_WITHIN_MS = 50.0
 RUNS = 3
+#: CPU seconds an isolated real-engine run may use (it needs about 0.25 s, start-up included).
+ISOLATED_CPU_S = 30
+#: Wall-clock safety net for any child process: only a child that blocks without using CPU
+#: (a deadlock) can get here, since work is bounded by RLIMIT_CPU.
+HANG_S = 600.0
 
 
 @dataclass
@@ -108,9 +126,10 @@ def run_engine(case: Case) -> dict[str, Any]:
         runs = []
         best = float("inf")
         for _ in range(RUNS):
-            start = time.perf_counter()
+            # CPU time of this thread, not wall-clock time: a busy machine does not change it
+            start = time.thread_time()
             d = compiled.decide(attrs, kind=case.kind)
-            best = min(best, (time.perf_counter() - start) * 1000)
+            best = min(best, (time.thread_time() - start) * 1000)
             runs.append(d)
         explained = compiled.explain(attrs, kind=case.kind)
         first = runs[0]
@@ -121,7 +140,7 @@ def run_engine(case: Case) -> dict[str, Any]:
                 "same_every_time": all(
                     r.rule == first.rule and r.outcome == first.outcome for r in runs
                 ),
-                "best_ms": best,
+                "best_cpu_ms": best,
                 "instructions": first.outcome.instructions,
                 "greeting": first.outcome.greeting,
                 "errors": [str(e) for e in first.errors],
@@ -130,17 +149,85 @@ def run_engine(case: Case) -> dict[str, Any]:
     return {"outcome": "loaded", "decisions": decisions}
 
 
-def run_isolated(case: Case, timeout: float = 120.0) -> dict[str, Any]:
-    import subprocess
+@dataclass
+class Bounded:
+    """What a child run under `run_bounded` did."""
 
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__)), case.id],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    returncode: int
+    stdout: str
+    stderr: str
+    cpu_limit_s: int
+    hung: bool = False
+
+    @property
+    def out_of_cpu(self) -> bool:
+        """Killed by the kernel for using up its CPU budget (SIGXCPU at the soft limit; a
+        process that does not handle SIGXCPU, as Python does not, dies of it)."""
+        return self.returncode == -signal.SIGXCPU
+
+    def why(self) -> str:
+        if self.hung:
+            return "no exit within the wall-clock safety net (blocked without using CPU?)"
+        if self.out_of_cpu:
+            return f"killed after {self.cpu_limit_s} s of CPU time (RLIMIT_CPU)"
+        last = self.stderr.strip().splitlines()[-1:]
+        if last:
+            return last[0]
+        return f"signal {-self.returncode}" if self.returncode < 0 else f"exit {self.returncode}"
+
+
+def rlimits(cpu_s: int, memory_bytes: int | None = None) -> Callable[[], None]:
+    """A `preexec_fn` that caps the child's CPU time (and, optionally, address space)."""
+
+    def apply() -> None:  # runs in the child, before exec
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 2))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU would dump core
+        if memory_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    return apply
+
+
+def run_bounded(
+    args: Sequence[str],
+    *,
+    cpu_s: int,
+    memory_bytes: int | None = None,
+    hang_s: float = HANG_S,
+    env: dict[str, str] | None = None,
+) -> Bounded:
+    """Run a child with a CPU-time budget (RLIMIT_CPU: the kernel counts only the CPU the
+    child itself uses, so a busy machine slows it down without changing the verdict) and a
+    wall-clock safety net `hang_s` that only a blocked child reaches."""
+    try:
+        proc = subprocess.run(
+            list(args),
+            capture_output=True,
+            text=True,
+            timeout=hang_s,
+            preexec_fn=rlimits(cpu_s, memory_bytes),
+            env=env,
+        )
+    except subprocess.TimeoutExpired as exc:  # run() has killed the child
+        return Bounded(-signal.SIGKILL, _text(exc.stdout), _text(exc.stderr), cpu_s, hung=True)
+    return Bounded(proc.returncode, proc.stdout, proc.stderr, cpu_s)
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
+def run_isolated(case: Case) -> dict[str, Any]:
+    proc = run_bounded([sys.executable, str(Path(__file__)), case.id], cpu_s=ISOLATED_CPU_S)
     if proc.returncode != 0:
-        return {"outcome": "crash", "returncode": proc.returncode, "stderr": proc.stderr[-2000:]}
+        return {
+            "outcome": "crash",
+            "returncode": proc.returncode,
+            "why": proc.why(),
+            "stderr": proc.stderr[-2000:],
+        }
     return json.loads(proc.stdout)
 
 
@@ -180,8 +267,10 @@ def problems(case: Case, result: dict[str, Any]) -> list[str]:
             out.append(f"{where}: explain chose {d['explain_rule']!r}, decide {d['rule']!r}")
         if not d["same_every_time"]:
             out.append(f"{where}: decisions differ between runs")
-        if d["best_ms"] > within:
-            out.append(f"{where}: best of {RUNS} took {d['best_ms']:.1f} ms > {within} ms")
+        if d["best_cpu_ms"] > within:
+            out.append(
+                f"{where}: best of {RUNS} used {d['best_cpu_ms']:.1f} ms of CPU > {within} ms"
+            )
         for key in ("instructions", "greeting"):
             text = d[key] or ""
             for part in _as_list(expect.get(f"{key}_contains")):
