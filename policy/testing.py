@@ -276,8 +276,8 @@ def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
                 failures.append(f"expected metadata {want}, got {dict(outcome.metadata)}")
         elif key == "variant":
             if want != decision.variant:
-                got = f"`{decision.variant}`" if decision.variant else "no variant"
-                failures.append(f"expected variant `{want}`, got {got}")
+                shown = f"`{decision.variant}`" if decision.variant else "no variant"
+                failures.append(f"expected variant `{want}`, got {shown}")
         elif key == "would_match":
             wanted = [] if want is None else [want] if isinstance(want, str) else list(want)
             got_names = [m.rule for m in decision.would_match]
