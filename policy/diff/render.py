@@ -1,0 +1,160 @@
+"""`sip-policy diff` output: text for people, JSON for programs, markdown for a pull-request
+comment. The same `Diff` gives the same bytes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .compare import Change, Diff, Move
+
+
+def rule_name(name: str | None) -> str:
+    return f"`{name}`" if name is not None else "no rule (defaults)"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def value(v: Any, limit: int = 70) -> str:
+    if v is None or v == "":
+        return "(not set)"
+    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+    text = " ".join(text.split())
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return json.dumps(text, ensure_ascii=False) if isinstance(v, str) else text
+
+
+def headline(m: Move) -> str:
+    n = _plural(len(m.changes), "caller")
+    if m.old_rule == m.new_rule:
+        return f"{n} keep rule {rule_name(m.old_rule)}, with another outcome"
+    return f"{n}: {rule_name(m.old_rule)} → {rule_name(m.new_rule)}"
+
+
+def _example(c: Change, indent: str) -> list[str]:
+    lines = [f"{indent}e.g. {c.caller.describe()}  ({c.caller.origin})"]
+    for name, (a, b) in c.fields.items():
+        lines.append(f"{indent}  {name}: {value(a)} → {value(b)}")
+    return lines
+
+
+def _counts(diff: Diff) -> str:
+    c = diff.counts
+    text = (
+        f"{_plural(c.get('cases', 0), 'test case')}, {c.get('generated', 0)} generated, "
+        f"{c.get('recorded', 0)} recorded"
+    )
+    return text + (" (generation capped)" if diff.capped else "")
+
+
+def to_text(diff: Diff, old_label: str, new_label: str) -> str:
+    lines = [
+        f"old: {old_label}, revision {diff.old_revision}",
+        f"new: {new_label}, revision {diff.new_revision}",
+        f"callers: {_counts(diff)}",
+        "",
+    ]
+    moves = diff.moves()
+    if not diff.changed:
+        lines.append("no decision changes")
+    for m in moves:
+        lines += [headline(m), *_example(m.changes[0], "  "), ""]
+    for s in diff.splits:
+        lines.append(
+            f"split of rule `{s.rule}`: {_weights(s.old)} → {_weights(s.new)}: an expected "
+            f"{s.moved:.1%} of its callers change variant"
+        )
+    if diff.splits:
+        lines.append("")
+    shadow = diff.moves(diff.shadow)
+    if shadow:
+        lines.append("if the shadow rules were switched on:")
+        for m in shadow:
+            lines += ["  " + headline(m), *_example(m.changes[0], "    ")]
+        lines.append("")
+    lines += _replay_lines(diff)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _replay_lines(diff: Diff) -> list[str]:
+    lines: list[str] = []
+    if diff.flagged:
+        lines.append(
+            f"{_plural(len(diff.flagged), 'recorded call')} no longer replay as recorded under "
+            "their own revision (time-dependent rules, or pseudonymised values):"
+        )
+        for f in diff.flagged[:20]:
+            lines.append(
+                f"  {f.caller.origin}: recorded {rule_name(f.recorded_rule)}, "
+                f"replays as {rule_name(f.replayed_rule)}"
+            )
+        if len(diff.flagged) > 20:
+            lines.append(f"  … and {len(diff.flagged) - 20} more (--format json lists them all)")
+    if diff.replay_unknown:
+        lines.append(
+            f"{_plural(diff.replay_unknown, 'recorded call')} from other revisions: re-decided, "
+            "not checked against the recorded rule"
+        )
+    return lines
+
+
+def _weights(w: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in w.items())
+
+
+def to_json(diff: Diff, old_label: str, new_label: str) -> str:
+    out = {"old": old_label, "new": new_label, **diff.to_dict()}
+    return json.dumps(out, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(diff: Diff, old_label: str, new_label: str) -> str:
+    moves = diff.moves()
+    total = sum(len(m.changes) for m in moves)
+    title = (
+        f"{_plural(len(moves), 'move')}, {_plural(total, 'caller')} decided differently"
+        if diff.changed
+        else "no decision changes"
+    )
+    lines = [
+        f"### sip-policy diff: {title}",
+        "",
+        f"{_cell(old_label)} → {_cell(new_label)} · callers: {_counts(diff)}",
+        "",
+    ]
+    if moves:
+        lines += [
+            "| callers | from | to | what changes | example caller |",
+            "| ---: | --- | --- | --- | --- |",
+        ]
+        for m in moves:
+            example = m.changes[0].caller.describe()
+            lines.append(
+                f"| {len(m.changes)} | {_cell(rule_name(m.old_rule))} | "
+                f"{_cell(rule_name(m.new_rule))} | {', '.join(m.fields) or 'rule only'} | "
+                f"`{_cell(example)}` |"
+            )
+        lines += ["", "<details><summary>outcome fields, one example per move</summary>", ""]
+        for m in moves:
+            lines.append(f"- **{_cell(headline(m))}**")
+            for name, (a, b) in m.changes[0].fields.items():
+                lines.append(f"  - {name}: {_cell(value(a))} → {_cell(value(b))}")
+        lines += ["", "</details>", ""]
+    for s in diff.splits:
+        lines.append(
+            f"- split of rule `{s.rule}`: {_weights(s.old)} → {_weights(s.new)}: an expected "
+            f"**{s.moved:.1%}** of its callers change variant"
+        )
+    shadow = diff.moves(diff.shadow)
+    if shadow:
+        lines += ["", "**If the shadow rules were switched on:**", ""]
+        lines += [f"- {_cell(headline(m))}" for m in shadow]
+    replay = _replay_lines(diff)
+    if replay:
+        lines += ["", "```", *replay, "```"]
+    return "\n".join(lines).rstrip() + "\n"
