@@ -82,8 +82,9 @@ def _replay_lines(diff: Diff) -> list[str]:
     lines: list[str] = []
     if diff.flagged:
         lines.append(
-            f"{_plural(len(diff.flagged), 'recorded call')} no longer replay as recorded under "
-            "their own revision (time-dependent rules, or pseudonymised values):"
+            f"{_plural(len(diff.flagged), 'recorded call')} flagged: replayed under the "
+            "revision that decided it, another rule decides now (a time-dependent rule, or a "
+            "pseudonymised value):"
         )
         for f in diff.flagged[:20]:
             lines.append(
