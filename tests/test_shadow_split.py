@@ -171,3 +171,22 @@ cases:
         "expected variant `prompt-b`, got `prompt-a`",
         "expected shadow rules ['try-big-model'] to match, got []",
     ]
+
+
+def test_the_decision_log_names_the_variant_and_the_shadow_rules(policy) -> None:  # type: ignore[no-untyped-def]
+    from policy.logs import clean_event, decision_event
+
+    attrs = {"sip.phoneNumber": "+14155550100", "customer.tier": "gold"}
+    event = decision_event(
+        policy.decide(attrs, variant="prompt-b"), identity="caller", kind="sip", attributes=attrs
+    )
+    clean_event(event, masked=True)
+    assert event["variant"] == "prompt-b"
+    assert event["would_match"] == [
+        {
+            "rule": "try-big-model",
+            "variant": None,
+            "sources": {"llm": "rule:try-big-model", "tools": "defaults"},
+        }
+    ]
+    assert event["attributes"]["sip.phoneNumber"] != "+14155550100"  # still masked

@@ -54,11 +54,22 @@ class Change:
 
 @dataclass
 class Move:
-    """Every change from one rule to another (or within one rule), with an example."""
+    """Every change from one rule to another, with an example; or, when the rule stays
+    (`old_rule == new_rule`), every change of the same fields from the same values to the
+    same values, across rules (a profile edit is one move, however many rules use it)."""
 
     old_rule: str | None
     new_rule: str | None
     changes: list[Change]
+
+    @property
+    def stays(self) -> bool:
+        return self.old_rule == self.new_rule
+
+    @property
+    def rules(self) -> list[str | None]:
+        """The rules whose callers keep their rule (a staying move), in order met."""
+        return list(dict.fromkeys(c.old_rule for c in self.changes))
 
     @property
     def fields(self) -> list[str]:
@@ -71,6 +82,7 @@ class Move:
             "new_rule": self.new_rule,
             "count": len(self.changes),
             "fields": self.fields,
+            "rules": self.rules if self.stays else None,
             "example": self.changes[0].to_dict(),
         }
 
@@ -122,11 +134,17 @@ class Diff:
 
     def moves(self, changes: Sequence[Change] | None = None) -> list[Move]:
         """Changes grouped by (old rule, new rule), largest first, then by name."""
-        groups: dict[tuple[str | None, str | None], list[Change]] = {}
+        groups: dict[tuple[Any, ...], list[Change]] = {}
         for c in self.changes if changes is None else changes:
-            groups.setdefault((c.old_rule, c.new_rule), []).append(c)
-        moves = [Move(a, b, cs) for (a, b), cs in groups.items()]
-        return sorted(moves, key=lambda m: (-len(m.changes), m.old_rule or "", m.new_rule or ""))
+            if c.old_rule == c.new_rule:
+                key: tuple[Any, ...] = ("stays", json.dumps(c.fields, sort_keys=True, default=str))
+            else:
+                key = ("moves", c.old_rule or "", c.new_rule or "")
+            groups.setdefault(key, []).append(c)
+        moves = [Move(cs[0].old_rule, cs[0].new_rule, cs) for cs in groups.values()]
+        return sorted(
+            moves, key=lambda m: (-len(m.changes), m.stays, m.old_rule or "", m.new_rule or "")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -28,8 +28,13 @@ def value(v: Any, limit: int = 70) -> str:
 
 def headline(m: Move) -> str:
     n = _plural(len(m.changes), "caller")
-    if m.old_rule == m.new_rule:
-        return f"{n} keep rule {rule_name(m.old_rule)}, with another outcome"
+    if m.stays:
+        rules = m.rules
+        if len(rules) == 1:
+            return f"{n} keep rule {rule_name(rules[0])}, with another outcome"
+        shown = ", ".join(rule_name(r) for r in rules[:3])
+        more = f" and {len(rules) - 3} more" if len(rules) > 3 else ""
+        return f"{n} keep their rule ({shown}{more}), with another outcome"
     return f"{n}: {rule_name(m.old_rule)} → {rule_name(m.new_rule)}"
 
 
@@ -135,10 +140,11 @@ def to_markdown(diff: Diff, old_label: str, new_label: str) -> str:
         ]
         for m in moves:
             example = m.changes[0].caller.describe()
+            old = rule_name(m.old_rule) if len(m.rules) == 1 or not m.stays else "(same rule)"
+            new = rule_name(m.new_rule) if len(m.rules) == 1 or not m.stays else "(same rule)"
             lines.append(
-                f"| {len(m.changes)} | {_cell(rule_name(m.old_rule))} | "
-                f"{_cell(rule_name(m.new_rule))} | {', '.join(m.fields) or 'rule only'} | "
-                f"`{_cell(example)}` |"
+                f"| {len(m.changes)} | {_cell(old)} | {_cell(new)} | "
+                f"{', '.join(m.fields) or 'rule only'} | `{_cell(example)}` |"
             )
         lines += ["", "<details><summary>outcome fields, one example per move</summary>", ""]
         for m in moves:
