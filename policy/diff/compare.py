@@ -189,39 +189,42 @@ def compare(
         "generated": len(generated),
         "recorded": len(recorded),
     }
-    callers = [*case_list, *generated, *(r.caller for r in recorded)]
     live = _shadows_live(new) if any(r.shadow for r in new.rules) else None
-    for caller in callers:
-        when = caller.at or base
-        attrs = dict(caller.attributes)
-        a = old.decide(attrs, caller.kind, now=when, variant=caller.variant)
-        b = new.decide(attrs, caller.kind, now=when, variant=caller.variant)
-        change = _change(caller, a, b)
-        if change is not None:
-            diff.changes.append(change)
-        if live is not None:
-            on = live.decide(attrs, caller.kind, now=when, variant=caller.variant)
-            change = _change(caller, b, on)
-            if change is not None:
-                diff.shadow.append(change)
+    for caller in [*case_list, *generated]:
+        _decide(diff, old, new, live, caller, base)
+    for r in recorded:
+        a, b = _decide(diff, old, new, live, r.caller, base)
+        own = a if r.revision == old.revision else b if r.revision == new.revision else None
+        _replay(diff, r, own)
     diff.splits = split_changes(old, new)
-    _replay(diff, old, new, recorded, base)
     return diff
 
 
-def _replay(
-    diff: Diff, old: Policy, new: Policy, recorded: list[Recorded], base: dt.datetime
-) -> None:
-    """Flag recorded calls that their own revision no longer decides the same way."""
-    own = {old.revision: old, new.revision: new}
-    for r in recorded:
-        policy = own.get(r.revision or "")
-        if policy is None:
-            diff.replay_unknown += 1
-            continue
-        d = policy.decide(dict(r.caller.attributes), r.caller.kind, now=r.caller.at or base)
-        if d.rule != r.rule:
-            diff.flagged.append(Flagged(r.caller, r.rule, d.rule, r.revision))
+def _decide(
+    diff: Diff, old: Policy, new: Policy, live: Policy | None, caller: Caller, base: dt.datetime
+) -> tuple[Decision, Decision]:
+    """Decide `caller` under both policies (and with the shadows on); record what differs."""
+    when = caller.at or base
+    attrs = dict(caller.attributes)
+    a = old.decide(attrs, caller.kind, now=when, variant=caller.variant)
+    b = new.decide(attrs, caller.kind, now=when, variant=caller.variant)
+    change = _change(caller, a, b)
+    if change is not None:
+        diff.changes.append(change)
+    if live is not None:
+        on = live.decide(attrs, caller.kind, now=when, variant=caller.variant)
+        change = _change(caller, b, on)
+        if change is not None:
+            diff.shadow.append(change)
+    return a, b
+
+
+def _replay(diff: Diff, r: Recorded, own: Decision | None) -> None:
+    """Flag a recorded call that the revision that recorded it now decides otherwise."""
+    if own is None:
+        diff.replay_unknown += 1
+    elif own.rule != r.rule:
+        diff.flagged.append(Flagged(r.caller, r.rule, own.rule, r.revision))
 
 
 def _value(decision: Decision, name: str) -> Any:
@@ -236,6 +239,8 @@ def _value(decision: Decision, name: str) -> Any:
 
 
 def _change(caller: Caller, a: Decision, b: Decision) -> Change | None:
+    if a.rule == b.rule and a.variant == b.variant and a.outcome == b.outcome:
+        return None
     fields = {}
     for name in FIELDS:
         x, y = _value(a, name), _value(b, name)
