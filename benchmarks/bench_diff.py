@@ -97,6 +97,15 @@ def large(tmp: Path, n_rules: int, n_calls: int) -> None:
         f"captured {n_calls:,} calls ({size:.0f} MB) in {time.perf_counter() - start:.1f} s "
         f"(raw; pseudonymised costs a number parse per call)"
     )
+    pseudo = CaptureWriter(tmp / "pseudo.jsonl", max_bytes=1 << 40, key=b"k" * 32)
+    sample_calls = gen.make_callers(g, random.Random(13), 10_000)
+    decided = [(attrs, p.decide(attrs)) for _label, attrs in sample_calls]
+    start = time.perf_counter()
+    for attrs, d in decided:
+        pseudo.record(p, d, attrs, "sip")
+    pseudo.close()
+    per_call = (time.perf_counter() - start) / len(decided) * 1e6
+    print(f"pseudonymised capture: {per_call:.0f} µs per call (10,000 calls)")
     label = f"{n_rules:,} rules, unchanged, {n_calls:,} calls"
     report(label, *run(str(old), str(old), "--calls", str(calls)))
     label = f"{n_rules:,} rules, 1 row + defaults, {n_calls:,} calls"

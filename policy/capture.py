@@ -61,6 +61,7 @@ class Pseudonymiser:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._numbers: dict[tuple[str, str | None], str] = {}
 
     def _digest(self, text: str, counter: int = 0) -> bytes:
         return hmac.new(self._key, f"{counter}\0{text}".encode(), hashlib.sha256).digest()
@@ -69,6 +70,16 @@ class Pseudonymiser:
         return "hmac:" + self._digest(value).hex()[:16]
 
     def number(self, value: str, region: str | None) -> str:
+        """The pseudonym of one number (cached: a caller calls again)."""
+        key = (value, region)
+        hit = self._numbers.get(key)
+        if hit is None:
+            if len(self._numbers) >= 10_000:
+                self._numbers.clear()
+            hit = self._numbers[key] = self._number(value, region)
+        return hit
+
+    def _number(self, value: str, region: str | None) -> str:
         if is_withheld_word(value):
             return value
         try:
@@ -80,12 +91,15 @@ class Pseudonymiser:
         head, rest = f"+{n.country_code}{nsn[:keep]}", len(nsn) - keep
         if rest <= 0:
             return head
+        valid = phonenumbers.is_valid_number(n)
         kind = phonenumbers.number_type(n)
         first = ""
-        for counter in range(16):
+        for counter in range(16 if valid else 1):  # an invalid number stays invalid anyway
             digits = str(int.from_bytes(self._digest(value, counter), "big"))[-rest:]
             candidate = head + digits.rjust(rest, "0")
             first = first or candidate
+            if not valid:
+                break
             try:
                 c = phonenumbers.parse(candidate)
             except phonenumbers.NumberParseException:  # pragma: no cover

@@ -364,6 +364,7 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
             result.failures += _compare(expect, decision)
             if decision.rule:
                 reached.add(decision.rule)
+            reached.update(m.rule for m in decision.would_match)  # a shadow rule reached
             report.results.append(result)
     report.unreached = [n for n in policy.rule_names() if n not in reached]
     return report

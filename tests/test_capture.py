@@ -166,3 +166,33 @@ def test_replay_of_a_pseudonymised_capture(tmp_path: Path) -> None:
     assert [(f["recorded_rule"], f["replayed_rule"]) for f in data["replay"]["flagged"]] == [
         ("one-vip-number", "bay-area")
     ]
+
+
+def test_the_worker_hook_reads_the_environment_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import policy.capture as capture
+
+    policy = loads(RULES)
+    attrs = {"sip.phoneNumber": "+34911234567"}
+    monkeypatch.setattr(capture, "_configured", False)
+    monkeypatch.setattr(capture, "_writer", None)
+    monkeypatch.delenv("SIP_POLICY_CAPTURE", raising=False)
+    capture.record_decision(policy, policy.decide(attrs), attrs, "sip")  # off: nothing written
+    assert list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(capture, "_configured", False)
+    monkeypatch.setenv("SIP_POLICY_CAPTURE", str(tmp_path / "calls-{pid}.jsonl"))
+    monkeypatch.setenv("SIP_POLICY_CAPTURE_KEY", "secret")
+    capture.record_decision(policy, policy.decide(attrs), attrs, "sip")
+    capture.record_decision(policy, policy.decide(attrs), attrs, "sip")
+    assert capture._writer is not None
+    capture._writer.close()
+    [file] = list(tmp_path.iterdir())
+    assert file.name == f"calls-{os.getpid()}.jsonl"
+    records = [r for _, r in read_capture(file)]
+    assert [r["rule"] for r in records] == ["spanish", "spanish"]
+    assert (
+        records[0]["attributes"]["sip.phoneNumber"] == records[1]["attributes"]["sip.phoneNumber"]
+    )
+    assert records[0]["attributes"]["sip.phoneNumber"].startswith("+349")

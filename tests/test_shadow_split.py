@@ -190,3 +190,13 @@ def test_the_decision_log_names_the_variant_and_the_shadow_rules(policy) -> None
         }
     ]
     assert event["attributes"]["sip.phoneNumber"] != "+14155550100"  # still masked
+
+
+def test_a_shadow_rule_a_case_reaches_is_not_unreached(tmp_path: Path, policy) -> None:  # type: ignore[no-untyped-def]
+    cases = tmp_path / "rules.tests.yaml"
+    cases.write_text(
+        "cases:\n  - name: gold\n    attributes: {customer.tier: gold}\n"
+        "    expect: {would_match: try-big-model}\n",
+        encoding="utf-8",
+    )
+    assert run_cases(policy, [cases]).unreached == ["late-shadow"]

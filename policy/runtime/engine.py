@@ -238,7 +238,12 @@ class Policy:
         return Context(attrs, kind_name(kind), now, self.settings, errors)
 
     def _render(self, chosen: CompiledRule | None, ctx: Context) -> Outcome:
-        return self._render_plan(chosen.plan if chosen is not None else self.default, ctx)
+        plan = chosen.plan if chosen is not None else self.default
+        try:  # the common path, without a second call
+            return plan.render(ctx)
+        except Exception as exc:  # pragma: no cover - placeholders never raise
+            ctx.error("outcome", f"outcome: {type(exc).__name__}")
+            return Outcome(stt=plan.stt, llm=plan.llm, tts=plan.tts, tools=plan.tools)
 
     def _render_plan(self, plan: Plan, ctx: Context) -> Outcome:
         try:
