@@ -34,10 +34,14 @@ def add_parser(sub: Any) -> None:
         "from both versions' conditions, and on recorded calls. Exit 0: no decision changes; "
         "1: some do; 2: errors.",
     )
-    p.add_argument("old", nargs="?", metavar="OLD", help="the old rules file (default: at HEAD)")
     p.add_argument(
-        "new", nargs="?", metavar="NEW", help=f"the new rules file (default: ./{DEFAULT_RULES})"
+        "old",
+        nargs="?",
+        metavar="OLD",
+        help="the old rules file; given alone, the rules file to compare with its committed "
+        f"version (default: ./{DEFAULT_RULES} against HEAD)",
     )
+    p.add_argument("new", nargs="?", metavar="NEW", help="the new rules file")
     p.add_argument(
         "--against",
         metavar="REV",

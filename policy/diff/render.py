@@ -66,6 +66,12 @@ def to_text(diff: Diff, old_label: str, new_label: str) -> str:
         lines.append("no decision changes")
     for m in moves:
         lines += [headline(m), *_example(m.changes[0], "  "), ""]
+    if moves:
+        total = sum(len(m.changes) for m in moves)
+        lines += [
+            f"{_plural(total, 'caller')} decided differently, in {_plural(len(moves), 'move')}",
+            "",
+        ]
     for s in diff.splits:
         lines.append(
             f"split of rule `{s.rule}`: {_weights(s.old)} → {_weights(s.new)}: an expected "
