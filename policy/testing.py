@@ -290,6 +290,27 @@ def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
     return failures
 
 
+def _pin(
+    doc: Document, i: int, case: dict[str, Any], policy: Policy, report: Report
+) -> tuple[bool, str | None]:
+    """The variant a case pins: one of a `split:` rule's variants, or a diagnostic."""
+    pin = case.get("variant")
+    if pin is None:
+        return True, None
+    known = sorted({v.name for r in policy.rules if r.split is not None for v in r.split.variants})
+    if isinstance(pin, str) and pin in known:
+        return True, pin
+    report.diagnostics.append(
+        doc.diagnostic(
+            Code.INVALID_VALUE,
+            f"`variant: {pin}` is not a variant of any `split:` rule",
+            ("cases", i, "variant"),
+            help="variants: " + ", ".join(known) if known else "the rules have no `split:`",
+        )
+    )
+    return False, None
+
+
 def run_cases(policy: Policy, files: list[Path]) -> Report:
     report = Report()
     reached: set[str] = set()
@@ -349,8 +370,9 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
             if inputs is None or bad:
                 continue
             attrs, kind, now = inputs
-            pin = case.get("variant")
-            pin = pin if isinstance(pin, str) else None
+            ok, pin = _pin(doc, i, case, policy, report)
+            if not ok:
+                continue
             decision = policy.decide(attrs, kind, now=now, variant=pin)
             reference = policy.explain(attrs, kind, now=now, variant=pin)
             result = CaseResult(

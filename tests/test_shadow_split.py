@@ -200,3 +200,34 @@ def test_a_shadow_rule_a_case_reaches_is_not_unreached(tmp_path: Path, policy) -
         encoding="utf-8",
     )
     assert run_cases(policy, [cases]).unreached == ["late-shadow"]
+
+
+def test_a_case_pinning_an_unknown_variant_is_reported(tmp_path: Path, policy) -> None:  # type: ignore[no-untyped-def]
+    cases = tmp_path / "rules.tests.yaml"
+    cases.write_text(
+        "cases:\n  - name: typo\n    attributes: {}\n    variant: prompt-c\n"
+        "    expect: {rule: phone}\n",
+        encoding="utf-8",
+    )
+    report = run_cases(policy, [cases])
+    [diag] = report.diagnostics
+    assert "`variant: prompt-c` is not a variant of any `split:` rule" in diag.render()
+    assert "variants: prompt-a, prompt-b" in diag.render()
+    assert report.results == []
+
+
+def test_explain_pins_a_variant_from_the_command_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+
+    def explain(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "policy", "explain", str(rules), "--kind", "sip"]
+        return subprocess.run([*command, *args], capture_output=True, text=True, env=env)
+
+    done = explain("--variant", "prompt-b")
+    assert done.returncode == 0, done.stderr
+    assert "decision: rule `phone` (" in done.stdout and "), variant `prompt-b`" in done.stdout
+    bad = explain("--variant", "prompt-c")
+    assert bad.returncode == 2
+    assert "`--variant prompt-c` is not a variant (variants: prompt-a, prompt-b)" in bad.stderr

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the values of attributes the rules declare `sensitive: true`",
     )
+    p.add_argument("--variant", metavar="PROFILE", help="pin the variant of a `split:` rule")
     p.set_defaults(func=cmd_explain)
 
     add_diff_parser(sub)
