@@ -9,6 +9,10 @@ from typing import Any
 from .compare import Change, Diff, Move
 
 
+#: Moves shown in text and markdown (a pull-request comment has a size limit); JSON has all.
+MAX_MOVES = 30
+
+
 def rule_name(name: str | None) -> str:
     return f"`{name}`" if name is not None else "no rule (defaults)"
 
@@ -64,8 +68,15 @@ def to_text(diff: Diff, old_label: str, new_label: str) -> str:
     moves = diff.moves()
     if not diff.changed:
         lines.append("no decision changes")
-    for m in moves:
+    for m in moves[:MAX_MOVES]:
         lines += [headline(m), *_example(m.changes[0], "  "), ""]
+    if len(moves) > MAX_MOVES:
+        rest = moves[MAX_MOVES:]
+        n = sum(len(m.changes) for m in rest)
+        lines += [
+            f"… and {_plural(len(rest), 'smaller move')} ({_plural(n, 'caller')}): --format json lists them all",
+            "",
+        ]
     if moves:
         total = sum(len(m.changes) for m in moves)
         lines += [
@@ -144,7 +155,7 @@ def to_markdown(diff: Diff, old_label: str, new_label: str) -> str:
             "| callers | from | to | what changes | example caller |",
             "| ---: | --- | --- | --- | --- |",
         ]
-        for m in moves:
+        for m in moves[:MAX_MOVES]:
             example = m.changes[0].caller.describe()
             old = rule_name(m.old_rule) if len(m.rules) == 1 or not m.stays else "(same rule)"
             new = rule_name(m.new_rule) if len(m.rules) == 1 or not m.stays else "(same rule)"
@@ -152,8 +163,10 @@ def to_markdown(diff: Diff, old_label: str, new_label: str) -> str:
                 f"| {len(m.changes)} | {_cell(old)} | {_cell(new)} | "
                 f"{', '.join(m.fields) or 'rule only'} | `{_cell(example)}` |"
             )
+        if len(moves) > MAX_MOVES:
+            lines.append(f"| … | {len(moves) - MAX_MOVES} more moves | | | `--format json` |")
         lines += ["", "<details><summary>outcome fields, one example per move</summary>", ""]
-        for m in moves:
+        for m in moves[:MAX_MOVES]:
             lines.append(f"- **{_cell(headline(m))}**")
             for name, (a, b) in m.changes[0].fields.items():
                 lines.append(f"  - {name}: {_cell(value(a))} → {_cell(value(b))}")
