@@ -8,7 +8,6 @@ from typing import Any
 
 from .compare import Change, Diff, Move
 
-
 #: Moves shown in text and markdown (a pull-request comment has a size limit); JSON has all.
 MAX_MOVES = 30
 
