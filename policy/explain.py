@@ -74,10 +74,14 @@ def to_text(
     if d.rule is not None:
         rule = next(r for r in policy.rules if r.name == d.rule)
         file = str(policy.path or "rules.yaml")
-        lines.append(s.bold(f"decision: rule `{d.rule}` ({rule.file or file}:{rule.line})"))
+        variant = f", variant `{d.variant}`" if d.variant is not None else ""
+        lines.append(
+            s.bold(f"decision: rule `{d.rule}` ({rule.file or file}:{rule.line}){variant}")
+        )
     else:
         lines.append(s.bold("decision: no rule matched; the defaults apply"))
     lines += ["", "outcome:", *_outcome(d, s), "", "rules, in order:", *_trace(d.trace, s)]
+    lines += _would_match(d)
     if d.facts:
         lines += ["", "derived facts:"]
         for name in sorted(d.facts):
@@ -115,12 +119,41 @@ def _outcome(d: Decision, s: Palette) -> list[str]:
     return lines
 
 
+def _would_match(d: Decision) -> list[str]:
+    """The shadow rules that would have decided if switched on, and what they would set."""
+    lines: list[str] = []
+    for m in d.would_match:
+        variant = f", variant `{m.variant}`" if m.variant is not None else ""
+        lines += ["", f"would match (shadow): rule `{m.rule}`{variant}, if switched on:"]
+        a, b = d.outcome.to_dict(), m.outcome.to_dict()
+        changed = [k for k in a if k != "sources" and a[k] != b[k]]
+        for k in changed:
+            lines.append(f"  {k:<13} {_brief(b[k])}  (now {_brief(a[k])})")
+        if not changed:
+            lines.append("  the same outcome as now")
+    return lines
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) if value else "(none)"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else "(none)"
+    if value is None or value == "":
+        return "(not set)"
+    text = " ".join(str(value).split())
+    return text if len(text) <= 70 else text[:69] + "…"
+
+
 def _trace(trace: tuple[TraceStep, ...], s: Palette) -> list[str]:
     lines: list[str] = []
     decided = False
     for step in trace:
         where = f"{step.file}:{step.line}" if step.file else f"line {step.line}"
-        if step.error == "disabled":
+        if step.error is not None and step.error.startswith("shadow"):
+            state = "holds; shadow, never decides" if step.matched else str(step.failed)
+            lines.append(f"  {s.dim('shadow')} {step.rule} ({where}): {state}")
+        elif step.error == "disabled":
             lines.append(f"  {s.dim('off  ')} {step.rule} ({where}): disabled (`enabled: false`)")
         elif step.matched and not decided:
             decided = True

@@ -45,6 +45,8 @@ CLEAR_KEYS = frozenset(
         "applied",
         "not_applied",
         "elapsed_us",
+        "variant",
+        "would_match",
         "job_id",
         "room",
         "tools",
@@ -358,6 +360,13 @@ def decision_event(
     }
     if decision.errors:
         fields["errors"] = list(decision.errors)
+    if decision.variant is not None:
+        fields["variant"] = decision.variant
+    if decision.would_match:  # shadow rules: what they would have set, never applied
+        fields["would_match"] = [
+            {"rule": m.rule, "variant": m.variant, "sources": dict(m.outcome.sources)}
+            for m in decision.would_match
+        ]
     if attributes is not None:
         fields["attributes"] = attrs
     fields.update(extra)

@@ -4,7 +4,7 @@ checked by the compiler, which knows operators, attributes and positions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -137,6 +137,15 @@ class Profile(OutcomeFields):
     description: str | None = None
 
 
+class SplitVariant(BaseModel):
+    """One variant of a `split:` rule: a profile and its share of callers."""
+
+    model_config = _STRICT
+
+    use: str = Field(description="the profile this variant applies")
+    weight: float = Field(description="its share, relative to the other variants' (e.g. 90 and 10)")
+
+
 class Rule(BaseModel):
     """Tried top to bottom; the first rule whose conditions all hold decides."""
 
@@ -152,6 +161,20 @@ class Rule(BaseModel):
         None,
         description="a CSV file beside the rules: one rule per row, tried in row order here "
         "(columns: attribute names, `use`, optional `name`)",
+    )
+    mode: Literal["live", "shadow"] = Field(
+        "live",
+        description="shadow: the rule is tried and reported as `would_match`, but never decides",
+    )
+    split: list[SplitVariant] | None = Field(
+        None,
+        description="weighted variants instead of `use:`, the same one for a caller on every "
+        "call, e.g. [{use: prompt-a, weight: 90}, {use: prompt-b, weight: 10}]",
+    )
+    split_by: str | None = Field(
+        None,
+        description="the attribute a split keeps callers apart by (default `sip.phoneNumber`, "
+        "then `sip.callID`)",
     )
 
 

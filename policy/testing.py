@@ -10,6 +10,10 @@ cases:
       stt: "deepgram/nova-2-phonecall:es"
       tools: [lookup_order, transfer_to_human, end_call]
       instructions_contains: español
+
+A case may pin the variant of a `split:` rule (`variant: prompt-b`) and expect one
+(`expect: {variant: prompt-b}`), and expect the shadow rules that would have decided
+(`expect: {would_match: try-gpt-4.1}`, a list, or `[]` for none).
 """
 
 from __future__ import annotations
@@ -34,8 +38,19 @@ EXPECT_KEYS = (
     "greeting",
     "tools",
     "metadata",
+    "variant",
+    "would_match",
 )
-CASE_KEYS = ("name", "description", "attributes", "attributes_file", "kind", "at", "expect")
+CASE_KEYS = (
+    "name",
+    "description",
+    "attributes",
+    "attributes_file",
+    "kind",
+    "at",
+    "variant",
+    "expect",
+)
 
 
 @dataclass
@@ -259,11 +274,41 @@ def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
         elif key == "metadata":
             if dict(outcome.metadata) != want:
                 failures.append(f"expected metadata {want}, got {dict(outcome.metadata)}")
+        elif key == "variant":
+            if want != decision.variant:
+                shown = f"`{decision.variant}`" if decision.variant else "no variant"
+                failures.append(f"expected variant `{want}`, got {shown}")
+        elif key == "would_match":
+            wanted = [] if want is None else [want] if isinstance(want, str) else list(want)
+            got_names = [m.rule for m in decision.would_match]
+            if wanted != got_names:
+                failures.append(f"expected shadow rules {wanted} to match, got {got_names}")
         else:
             got = getattr(outcome, key)
             if got != want:
                 failures.append(f"expected {key} `{want}`, got `{got}`")
     return failures
+
+
+def _pin(
+    doc: Document, i: int, case: dict[str, Any], policy: Policy, report: Report
+) -> tuple[bool, str | None]:
+    """The variant a case pins: one of a `split:` rule's variants, or a diagnostic."""
+    pin = case.get("variant")
+    if pin is None:
+        return True, None
+    known = sorted({v.name for r in policy.rules if r.split is not None for v in r.split.variants})
+    if isinstance(pin, str) and pin in known:
+        return True, pin
+    report.diagnostics.append(
+        doc.diagnostic(
+            Code.INVALID_VALUE,
+            f"`variant: {pin}` is not a variant of any `split:` rule",
+            ("cases", i, "variant"),
+            help="variants: " + ", ".join(known) if known else "the rules have no `split:`",
+        )
+    )
+    return False, None
 
 
 def run_cases(policy: Policy, files: list[Path]) -> Report:
@@ -325,8 +370,11 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
             if inputs is None or bad:
                 continue
             attrs, kind, now = inputs
-            decision = policy.decide(attrs, kind, now=now)
-            reference = policy.explain(attrs, kind, now=now)
+            ok, pin = _pin(doc, i, case, policy, report)
+            if not ok:
+                continue
+            decision = policy.decide(attrs, kind, now=now, variant=pin)
+            reference = policy.explain(attrs, kind, now=now, variant=pin)
             result = CaseResult(
                 name=name, location=Location(loc.file, loc.line, 0), rule=decision.rule
             )
@@ -338,6 +386,31 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
             result.failures += _compare(expect, decision)
             if decision.rule:
                 reached.add(decision.rule)
+            reached.update(m.rule for m in decision.would_match)  # a shadow rule reached
             report.results.append(result)
     report.unreached = [n for n in policy.rule_names() if n not in reached]
     return report
+
+
+def case_callers(
+    files: list[Path],
+) -> list[tuple[str, dict[str, str], str, dt.datetime | None, str | None]]:
+    """The callers of the cases in `files` (name, attributes, kind, time, pinned variant),
+    for `sip-policy diff`; cases that cannot be read are left out (`test` reports them)."""
+    out: list[tuple[str, dict[str, str], str, dt.datetime | None, str | None]] = []
+    report = Report()
+    for file in files:
+        loaded = _load_cases(file, report)
+        if loaded is None:
+            continue
+        doc, cases = loaded
+        for i, case in enumerate(cases):
+            if not isinstance(case, dict):
+                continue
+            inputs = _case_inputs(doc, file, i, case, report)
+            if inputs is None:
+                continue
+            pin = case.get("variant")
+            name = str(case.get("name", f"case {i + 1}"))
+            out.append((name, *inputs, pin if isinstance(pin, str) else None))
+    return out

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from .check import cmd_check
 from .common import DEFAULT_RULES
+from .diff import add_parser as add_diff_parser
 from .explain import cmd_explain
 from .schema import cmd_schema
 from .test import cmd_test
@@ -76,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the values of attributes the rules declare `sensitive: true`",
     )
+    p.add_argument("--variant", metavar="PROFILE", help="pin the variant of a `split:` rule")
     p.set_defaults(func=cmd_explain)
+
+    add_diff_parser(sub)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the rules file")
     p.set_defaults(func=cmd_schema, format="json")

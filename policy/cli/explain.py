@@ -59,7 +59,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     policy = load_or_report(args.rules, args.format)
     if policy is None:
         return 1
-    decision = policy.explain(attrs, kind, now=now)
+    variants = sorted({v.name for r in policy.rules if r.split for v in r.split.variants})
+    if args.variant is not None and args.variant not in variants:
+        listed = ", ".join(variants) if variants else "none: the rules have no `split:`"
+        print(
+            f"error: `--variant {args.variant}` is not a variant (variants: {listed})",
+            file=sys.stderr,
+        )
+        return 2
+    decision = policy.explain(attrs, kind, now=now, variant=args.variant)
     show = bool(args.show_sensitive)
     if args.format == "json":
         out = to_json(decision, attrs, kind, policy, show_sensitive=show)

@@ -11,6 +11,7 @@ from ..parse.document import Path_
 from ..runtime.conditions import Cond
 from ..runtime.rule import CompiledRule
 from .outcomes import check_fields, make_plan, profile_layers
+from .split import compile_split
 from .state import Compiler
 from .structure import validate
 from .tables import expand_table
@@ -74,12 +75,27 @@ def compile_rule(c: Compiler, raw: Any, path: Path_) -> None:
     own: Layers = []
     if rule.set is not None:
         own = [(f"rule:{rule.name}", check_fields(c, rule.set, (*path, "set")))]
+    split = compile_split(c, rule, path, own) if rule.split is not None else None
+    if rule.split_by is not None and rule.split is None:
+        c.error(
+            Code.CONFLICTING_KEYS,
+            f"rule `{rule.name}` has `split_by:` but no `split:`",
+            (*path, "split_by"),
+            key=True,
+            help="add `split:` with the variants, or drop `split_by:`",
+        )
     if cond is None:
         return
+    first = len(c.rules)
     if rule.table is not None:
         expand_table(c, rule, cond, path, own)
-        return
-    _add(c, rule, cond, line, path, [("defaults", c.defaults), *profile, *own])
+    else:
+        _add(c, rule, cond, line, path, [("defaults", c.defaults), *profile, *own])
+    for compiled in c.rules[first:]:
+        compiled.shadow = rule.mode == "shadow"
+        if split is not None:
+            compiled.split = split
+            compiled.plan = split.variants[0].plan
 
 
 def _add(c: Compiler, rule: Rule, cond: Cond, line: int, path: Path_, layers: Layers) -> None:

@@ -96,7 +96,7 @@ def warn_unreachable(c: Compiler) -> None:
     """Warn about rules that can never match (only when the file has no errors)."""
     if c.reporter.has_errors():
         return
-    enabled = [r for r in c.rules if r.enabled]
+    enabled = [r for r in c.rules if r.live]
     candidates = _Candidates.of(enabled)
     budget = SHADOW_PAIR_BUDGET
     reported: set[int] = set()

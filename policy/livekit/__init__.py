@@ -32,6 +32,7 @@ from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext, JobProcess, llm, room_io
 from livekit.agents.voice import SpeechHandle
 
+from ..capture import record_decision
 from ..compile import load
 from ..errors import Code, Location, PolicyError
 from ..logs import (
@@ -249,6 +250,7 @@ class PolicyCall:
             declared=holder.current.declared,
             logger=self._log,
         )
+        record_decision(holder.current, self.decision, attributes, self.kind)  # opt-in capture
         self.tools()  # an unregistered tool fails here, before any audio
 
     @classmethod

@@ -93,6 +93,18 @@ class TraceStep(NamedTuple):
         }
 
 
+class ShadowMatch(NamedTuple):
+    """A `mode: shadow` rule that holds for the caller and comes before the rule that
+    decided: it would decide if switched on, with this outcome (and variant)."""
+
+    rule: str
+    outcome: Outcome
+    variant: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "variant": self.variant, "outcome": self.outcome.to_dict()}
+
+
 class Decision(NamedTuple):
     """The decision for one participant: the rule (None when no rule matched and the
     defaults apply), the outcome, the trace of rules tried (`explain` only; `decide` keeps
@@ -107,10 +119,14 @@ class Decision(NamedTuple):
     errors: tuple[EvalError, ...] = ()
     facts: Mapping[str, str | None] = _EMPTY
     elapsed_us: float = 0.0
+    variant: str | None = None
+    would_match: tuple[ShadowMatch, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
+            "variant": self.variant,
+            "would_match": [m.to_dict() for m in self.would_match],
             "outcome": self.outcome.to_dict(),
             "trace": [s.to_dict() for s in self.trace],
             "facts": dict(self.facts),

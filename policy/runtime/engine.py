@@ -16,7 +16,7 @@ from typing import Any
 from ..attributes import KINDS
 from ..errors import Diagnostic
 from .context import Context
-from .decision import Check, Decision, EvalError, Outcome, TraceStep
+from .decision import Check, Decision, EvalError, Outcome, ShadowMatch, TraceStep
 from .facts import FACTS
 from .index import Index
 from .outcome import Plan
@@ -84,8 +84,12 @@ class Policy:
         tools = set(default.tools)
         for rule in rules:
             tools.update(rule.plan.tools)
+            for v in rule.split.variants if rule.split is not None else ():
+                tools.update(v.plan.tools)
         self._tools = frozenset(tools)
         self._index = Index.build(rules)
+        #: the enabled `mode: shadow` rules, in file order (rare: most policies have none)
+        self._shadow = tuple(r for r in rules if r.shadow and r.enabled)
 
     def __repr__(self) -> str:
         return f"<Policy {self.path} rev={self.revision} rules={len(self.rules)}>"
@@ -108,10 +112,11 @@ class Policy:
         kind: Any = "sip",
         *,
         now: Any = None,
+        variant: str | None = None,
     ) -> Decision:
         """The decision for one participant: the first rule that matches, in file order, or
         the defaults. Never raises on any attribute data; errors met are in `errors`. Keeps
-        no trace (`explain` does)."""
+        no trace (`explain` does). `variant` pins the variant of a `split:` rule (tests)."""
         start = time.perf_counter_ns()
         ctx = self._context(attributes, kind, now)
         rules = self.rules
@@ -127,17 +132,49 @@ class Policy:
             if matched:
                 chosen = rule
                 break
+        if chosen is not None and chosen.split is not None:
+            picked = chosen.split.pick(ctx, variant)
+            outcome, name = self._render_plan(picked.plan, ctx), picked.name
+        else:
+            outcome, name = self._render(chosen, ctx), None
+        would = self._would_match(ctx, chosen, variant) if self._shadow else ()
         errors = ctx.errors
         # positional arguments: this runs on every call, keywords cost measurably more
         return Decision(
             chosen.name if chosen else None,
-            self._render(chosen, ctx),
+            outcome,
             (),
             self.revision,
             tuple(errors) if errors else (),
             MappingProxyType(ctx.facts),
             (time.perf_counter_ns() - start) / 1000,
+            name,
+            would,
         )
+
+    def _would_match(
+        self, ctx: Context, chosen: CompiledRule | None, pin: str | None
+    ) -> tuple[ShadowMatch, ...]:
+        """The shadow rules that hold and come before the rule that decided."""
+        found: list[ShadowMatch] = []
+        for rule in self._shadow:
+            if chosen is not None and rule.index > chosen.index:
+                break
+            ctx.rule = rule.name
+            try:
+                matched = rule.cond.test(ctx)
+            except Exception as exc:  # pragma: no cover - conditions catch their own
+                matched = False
+                ctx.error("condition", f"rule `{rule.name}`: {type(exc).__name__}")
+            if matched:
+                if rule.split is not None:
+                    picked = rule.split.pick(ctx, pin)
+                    plan, name = picked.plan, picked.name
+                else:
+                    plan, name = rule.plan, None
+                found.append(ShadowMatch(rule.name, self._render_plan(plan, ctx), name))
+        ctx.rule = None
+        return tuple(found)
 
     def explain(
         self,
@@ -145,6 +182,7 @@ class Policy:
         kind: Any = "sip",
         *,
         now: Any = None,
+        variant: str | None = None,
     ) -> Decision:
         """The same decision by a plain scan of every rule in order, with the first failed
         check of each rule that did not match, and every fact. Slower than `decide`; made
@@ -167,13 +205,20 @@ class Policy:
                 ctx.error("condition", f"rule `{rule.name}`: {type(exc).__name__}")
             err = "; ".join(str(e) for e in errors[before:]) or None
             matched = failed is None
+            if rule.shadow:
+                err = "shadow" if err is None else f"shadow; {err}"
             trace.append(TraceStep(rule.name, matched, failed, err, rule.line, rule.file))
-            if matched and chosen is None:
+            if matched and chosen is None and not rule.shadow:
                 chosen = rule
         ctx.rule = None
         for name, fact in FACTS.items():
             ctx.derived(name, fact.fn)
-        outcome = self._render(chosen, ctx)
+        if chosen is not None and chosen.split is not None:
+            picked = chosen.split.pick(ctx, variant)
+            outcome, picked_name = self._render_plan(picked.plan, ctx), picked.name
+        else:
+            outcome, picked_name = self._render(chosen, ctx), None
+        would = self._would_match(ctx, chosen, variant) if self._shadow else ()
         return Decision(
             chosen.name if chosen else None,
             outcome,
@@ -182,6 +227,8 @@ class Policy:
             tuple(errors),
             MappingProxyType(dict(ctx.facts)),
             (time.perf_counter_ns() - start) / 1000,
+            picked_name,
+            would,
         )
 
     def _context(self, attributes: Mapping[str, str], kind: Any, now: Any) -> Context:
@@ -192,6 +239,13 @@ class Policy:
 
     def _render(self, chosen: CompiledRule | None, ctx: Context) -> Outcome:
         plan = chosen.plan if chosen is not None else self.default
+        try:  # the common path, without a second call
+            return plan.render(ctx)
+        except Exception as exc:  # pragma: no cover - placeholders never raise
+            ctx.error("outcome", f"outcome: {type(exc).__name__}")
+            return Outcome(stt=plan.stt, llm=plan.llm, tts=plan.tts, tools=plan.tools)
+
+    def _render_plan(self, plan: Plan, ctx: Context) -> Outcome:
         try:
             return plan.render(ctx)
         except Exception as exc:  # pragma: no cover - placeholders never raise

@@ -41,7 +41,7 @@ def index_condition(cond: Cond) -> Cond | None:
 
 @dataclass
 class Index:
-    """Exact-match and prefix tables over the enabled rules, and the rules tried always."""
+    """Exact-match and prefix tables over the live rules (enabled, not shadow), and the rules tried always."""
 
     exact: list[tuple[Source, dict[str, list[int]]]] = field(default_factory=list)
     prefix: list[tuple[Source, dict[str, list[int]], tuple[int, ...]]] = field(default_factory=list)
@@ -56,7 +56,7 @@ class Index:
         patterns: dict[Source, dict[str, list[int]]] = {}
         always: list[int] = []
         for r in rules:
-            if not r.enabled:
+            if not r.live:
                 continue
             c = index_condition(r.cond)
             if isinstance(c, Equals):
