@@ -1,4 +1,4 @@
-"""`sip-policy check | test | explain | schema`: the rules, offline, in CI and on a laptop.
+"""`sip-policy check | test | explain | playground | schema`: the rules, offline, in CI and on a laptop.
 
 Results go to stdout, problems to stderr; colour only on a terminal; `--format json`
 wherever results are printed. Exit 0 when all is well, 1 on errors or failed cases, 2 on a
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from .check import cmd_check
 from .common import DEFAULT_RULES
 from .explain import cmd_explain
+from .playground import cmd_playground
 from .schema import cmd_schema
 from .test import cmd_test
 
@@ -77,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the values of attributes the rules declare `sensitive: true`",
     )
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "playground", help="edit, check, explain and test the rules on a local web page"
+    )
+    p.add_argument(
+        "rules", nargs="?", default=DEFAULT_RULES, metavar="RULES", help="the rules file"
+    )
+    p.add_argument("--port", type=int, default=8765, help="the port to listen on (0: any free one)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    p.add_argument("--open", action="store_true", help="open the page in your web browser")
+    p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the rules file")
     p.set_defaults(func=cmd_schema, format="json")
