@@ -241,6 +241,15 @@ def test_save_keeps_line_endings_and_permissions(client: Client, rules: Path) ->
     assert rules.stat().st_mode & 0o777 == 0o640
 
 
+def test_a_new_file_is_created_by_the_first_save(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "new.yaml")
+    assert ws.read().exists is False and ws.read().text == ""
+    text = "rules:\n  - name: all\n    when: {kind: sip}\n"
+    assert ws.save(text, ws.read().version, confirm=False)["saved"] is True
+    assert (tmp_path / "new.yaml").read_text(encoding="utf-8") == text
+    ws.warm_up()  # a file without test cases is fine too
+
+
 # ---- the last committed version ------------------------------------------------------------
 
 
@@ -311,8 +320,8 @@ def test_requests_from_other_sites_are_refused(client: Client) -> None:
         assert (
             client.request("POST", "/api/save", {"text": ""}, headers={"Origin": origin})[0] == 403
         )
-    cross = {"Sec-Fetch-Site": "cross-site"}
-    assert client.request("GET", "/api/file", headers=cross)[0] == 403
+    for site in ("cross-site", "same-site"):  # same-site: another port of this machine
+        assert client.request("GET", "/api/file", headers={"Sec-Fetch-Site": site})[0] == 403
     assert client.request("GET", "/api/file", headers={"Sec-Fetch-Site": "same-origin"})[0] == 200
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 
@@ -38,6 +39,7 @@ def cmd_playground(args: argparse.Namespace) -> int:
             "the address can edit the file",
             file=sys.stderr,
         )
+    threading.Thread(target=server.ws.warm_up, daemon=True).start()
     if args.open:
         import webbrowser
 

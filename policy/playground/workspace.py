@@ -8,6 +8,7 @@ test cases are run by `policy.testing.run_cases`, exactly as the CLI does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -194,6 +195,15 @@ class Workspace:
         out["rules"] = len(policy.rules)
         out["diagnostics"] = [d.to_dict() | {"text": d.render()} for d in report.diagnostics]
         return out
+
+    def warm_up(self) -> None:
+        """Check the file on disk and run its test cases once, in the background at start:
+        the first run loads phone-number and time-zone data, which takes most of a second,
+        and the first click should not wait for it."""
+        text = self.read().text
+        self.check(text)
+        with contextlib.suppress(PolicyError):
+            self.run_tests(text)
 
     # ---- callers to try ---------------------------------------------------------------
 
