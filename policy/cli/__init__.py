@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from .check import cmd_check
 from .common import DEFAULT_RULES
 from .explain import cmd_explain
-from .playground import cmd_playground
+from .playground import cmd_playground, playground_arguments
 from .schema import cmd_schema
 from .test import cmd_test
 
@@ -82,16 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "playground", help="edit, check, explain and test the rules on a local web page"
     )
-    p.add_argument(
-        "rules", nargs="?", default=DEFAULT_RULES, metavar="RULES", help="the rules file"
-    )
-    p.add_argument("--port", type=int, default=8765, help="the port to listen on (0: any free one)")
-    p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="the address to listen on (default: 127.0.0.1, this machine only)",
-    )
-    p.add_argument("--open", action="store_true", help="open the page in your web browser")
+    playground_arguments(p)
     p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the rules file")

@@ -7,9 +7,34 @@ commands do not pay for it.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import threading
 from pathlib import Path
+
+from .common import DEFAULT_RULES
+
+
+def playground_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "rules",
+        nargs="?",
+        default=DEFAULT_RULES,
+        metavar="RULES",
+        help=f"the rules file to edit (default: ./{DEFAULT_RULES})",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="the port to listen on (default: 8765; 0: any free one)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    p.add_argument("--open", action="store_true", help="open the page in your web browser")
 
 
 def cmd_playground(args: argparse.Namespace) -> int:
@@ -17,15 +42,23 @@ def cmd_playground(args: argparse.Namespace) -> int:
     from ..playground.workspace import Workspace
 
     rules = Path(args.rules)
-    if rules.is_dir() or not rules.resolve().parent.is_dir():
-        print(f"error: `{rules}` is not a rules file in an existing folder", file=sys.stderr)
+    if rules.is_dir():
+        print(f"error: `{rules}` is a folder; pass the rules file in it", file=sys.stderr)
+        return 2
+    if not rules.resolve().parent.is_dir():
+        print(f"error: the folder of `{rules}` does not exist", file=sys.stderr)
         return 2
     try:
         server = PlaygroundServer(Workspace(rules), args.host, args.port)
     except OSError as exc:
+        advice = (
+            "pick another port with --port N (--port 0 picks a free one)"
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES)
+            else "--host takes an address of this machine, e.g. 127.0.0.1"
+        )
         print(
             f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}\n"
-            "  help: pick another port with --port N (--port 0 picks a free one)",
+            f"  help: {advice}",
             file=sys.stderr,
         )
         return 2

@@ -241,7 +241,8 @@ async function runCheck() {
   const summary = result.ok
     ? `ok: ${plural(result.rules, "rule")}` + (result.warnings ? `, ${plural(result.warnings, "warning")}` : "")
     : `${plural(result.errors, "error")}` + (result.warnings ? `, ${plural(result.warnings, "warning")}` : "");
-  setStatus(`${summary} · checked in ${roundTrip} ms`, result.ok ? "good" : "bad");
+  setStatus(summary, result.ok ? "good" : "bad");
+  $("status").title = `checked in ${roundTrip} ms`;
   document.body.dataset.roundTripMs = String(roundTrip);
   setBusy("checked");
   $("result").classList.toggle("stale", !result.ok);
