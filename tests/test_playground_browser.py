@@ -290,7 +290,7 @@ def test_changes_against_the_last_commit(playground: Playground) -> None:
     folder = playground.rules.parent
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
     env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    for cmd in (["init", "-q"], ["add", "rules.yaml"], ["commit", "-qm", "rules"]):
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "rules"]):
         subprocess.run(["git", *cmd], cwd=folder, check=True, env=env, capture_output=True)
     line = line_of(playground.rules, "  llm: openai/gpt-4.1-mini")
     playground.caret_after(line, "gpt-4.1")

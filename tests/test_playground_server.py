@@ -269,7 +269,7 @@ def test_changes_against_the_last_commit(client: Client, rules: Path) -> None:
         "GIT_COMMITTER_NAME": "t",
     }
     env["GIT_COMMITTER_EMAIL"] = "t@t"
-    for cmd in (["init", "-q"], ["add", "rules.yaml"], ["commit", "-qm", "rules"]):
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "rules"]):
         subprocess.run(["git", *cmd], cwd=rules.parent, check=True, env=env, capture_output=True)
     text = client.get("/api/file")["text"]
     same = client.post("/api/diff", {"text": text})
@@ -282,9 +282,16 @@ def test_changes_against_the_last_commit(client: Client, rules: Path) -> None:
     answer = client.post("/api/diff", {"text": edited})
     assert "-  greeting: Hi, thanks for calling Acme. How can I help?" in answer["lines"]
     assert "+  greeting: Hi, thanks for calling Acme. How may I help?" in answer["lines"]
+    callers = answer["callers"]
     if importlib.util.find_spec("policy.diff") is None:
-        assert answer["callers"]["available"] is False
-        assert answer["callers"]["message"].startswith("diff not available")
+        assert callers == {
+            "available": False,
+            "message": "diff not available: this version of sip-policy has no `sip-policy diff`",
+        }
+    else:  # wired to `sip-policy diff` (issue 12): callers of the defaults get a new greeting
+        assert callers["available"] is True, callers
+        assert callers["changed"] is True
+        assert '"Hi, thanks for calling Acme. How may I help?"' in callers["text"]
 
 
 # ---- what it refuses ------------------------------------------------------------------------

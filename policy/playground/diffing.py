@@ -4,25 +4,36 @@ Two answers: the lines that changed (always, when the file is in a git repositor
 which callers the change moves, from `sip-policy diff` (the module `policy.diff`) when this
 version of sip-policy has it. Until it does, the page says "diff not available".
 
-Wiring `policy.diff` in: `_callers_moved` calls `policy.diff.compare(old, new)` with the
-two compiled `Policy` objects and shows what it returns (its `to_dict()`, or the value
-itself when it is JSON already). Change that one call if the module's API differs.
+Wiring `policy.diff` in: `_callers_moved` does what `sip-policy diff` does with no
+arguments, with the editor's text as the new side: the rules as committed at HEAD (with
+the files they reference, via `policy.diff.inputs.checkout`) against the edit, on the
+test cases and generated callers (`policy.diff.compare(old, new, base=, cases=)`), shown
+as `policy.diff.render.to_text` prints it. Written against the API of issue 12 before it
+merged; if that API moved, the page says "diff not available" and why, and the calls to
+change are all in that one function.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import importlib
 import importlib.util
 import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
 from typing import Any
 
-from ..compile import loads
+from ..compile import load
 from ..errors import PolicyError
 from .workspace import Workspace
 
 MAX_DIFF_LINES = 2000
 DIFF_MODULE = "policy.diff"
+NOT_AVAILABLE = "diff not available: this version of sip-policy has no `sip-policy diff`"
+NOT_WIRED = "diff not available: `policy.diff` did not answer as expected (see policy/playground/diffing.py)"
 
 
 def committed_text(ws: Workspace) -> tuple[str | None, str]:
@@ -73,26 +84,30 @@ def compare(ws: Workspace, text: str) -> dict[str, Any]:
 
 def _callers_moved(ws: Workspace, old_text: str, new_text: str) -> dict[str, Any]:
     if importlib.util.find_spec(DIFF_MODULE) is None:
-        return {
-            "available": False,
-            "message": "diff not available: this version of sip-policy has no `sip-policy diff`",
-        }
-    module = importlib.import_module(DIFF_MODULE)
-    call = getattr(module, "compare", None)
-    if not callable(call):
-        return {
-            "available": False,
-            "message": "diff not available: `policy.diff` has no compare(old, new) "
-            "(wire it in policy/playground/diffing.py)",
-        }
+        return {"available": False, "message": NOT_AVAILABLE}
     try:
-        old = loads(old_text, file=ws.name, base_dir=ws.folder)
-    except PolicyError:
-        return {"available": False, "message": "the committed version has errors"}
+        diff = importlib.import_module(DIFF_MODULE)
+        inputs = importlib.import_module(DIFF_MODULE + ".inputs")
+        render = importlib.import_module(DIFF_MODULE + ".render")
+        compare_policies = diff.compare
+        cases_for, checkout, to_text = inputs.cases_for, inputs.checkout, render.to_text
+    except (ImportError, AttributeError) as exc:
+        return {"available": False, "message": f"{NOT_WIRED} ({exc})"}
     try:
         new = ws.compile(new_text)
     except PolicyError:
         return {"available": False, "message": "fix the errors to see which callers move"}
-    result = call(old, new)
-    to_dict = getattr(result, "to_dict", None)
-    return {"available": True, "result": to_dict() if callable(to_dict) else result}
+    base = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="sip-policy-playground-") as tmp:
+            committed, _ = checkout(ws.path, "HEAD", Path(tmp))
+            old = load(committed)
+            result = compare_policies(old, new, base=base, cases=cases_for([ws.path]))
+            text = to_text(result, "the last commit", "this edit")
+    except PolicyError as exc:
+        first = exc.diagnostics[0].render(snippet=False).splitlines()[0] if exc.diagnostics else ""
+        return {"available": False, "message": f"the committed version does not load: {first}"}
+    except Exception as exc:  # an integration seam: say what failed, keep the page up
+        traceback.print_exc(file=sys.stderr)
+        return {"available": False, "message": f"{NOT_WIRED} ({type(exc).__name__}: {exc})"}
+    return {"available": True, "changed": bool(result.changed), "text": text}

@@ -524,7 +524,7 @@ async function showDiff() {
   message.textContent = r.message || (r.cut ? "(the change is long: only its start is shown)" : "");
   if (r.callers) {
     if (!r.callers.available) callers.textContent = r.callers.message;
-    else callers.append(el("pre", { className: "diff", text: JSON.stringify(r.callers.result, null, 2) }));
+    else callers.append(el("pre", { className: "diff callers", text: r.callers.text }));
   }
   for (const line of r.lines || []) {
     const kind = line.startsWith("@@") ? "hunk" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "";
