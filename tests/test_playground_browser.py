@@ -103,6 +103,9 @@ class Playground:
         self.page.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.requests: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
         self.open()
 
     def open(self) -> None:
@@ -141,6 +144,8 @@ def playground(tmp_path: Path, browser: Any) -> Iterator[Playground]:
     finally:
         pg.close()
     assert pg.errors == []
+    origin = pg.url.split("/?")[0] + "/"
+    assert [u for u in pg.requests if not u.startswith((origin, "data:"))] == []  # offline
 
 
 def line_of(path: Path, needle: str) -> int:

@@ -78,11 +78,11 @@ def compare(ws: Workspace, text: str) -> dict[str, Any]:
         "changed": bool(lines),
         "lines": lines[:MAX_DIFF_LINES],
         "cut": cut,
-        "callers": _callers_moved(ws, old, text),
+        "callers": _callers_moved(ws, text),
     }
 
 
-def _callers_moved(ws: Workspace, old_text: str, new_text: str) -> dict[str, Any]:
+def _callers_moved(ws: Workspace, new_text: str) -> dict[str, Any]:
     if importlib.util.find_spec(DIFF_MODULE) is None:
         return {"available": False, "message": NOT_AVAILABLE}
     try:
