@@ -39,6 +39,7 @@ from policy.playground.server import Handler, PlaygroundServer  # noqa: E402
 PlaygroundServer.daemon_threads
 PlaygroundServer.block_on_close
 PlaygroundServer.address_family
+PlaygroundServer.handle_error
 Handler.server_version
 Handler.sys_version
 Handler.protocol_version

@@ -287,6 +287,8 @@ def test_an_edit_in_another_editor_shows_up_with_its_problems(playground: Playgr
     page.reload()
     playground.wait_checked()
     assert page.input_value("#editor").endswith("# theirs\n")
+    rules.write_bytes(b"# caf\xe9\n" + text.encode())
+    page.locator("#disk-problem", has_text="is not UTF-8 text (byte 5)").wait_for()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

@@ -219,6 +219,13 @@ def test_save_writes_atomically_only_when_clean_or_confirmed(client: Client, rul
     assert sorted(p.name for p in rules.parent.iterdir() if p.name.endswith(".tmp")) == []
 
 
+def test_a_file_that_is_not_utf8_says_so(client: Client, rules: Path) -> None:
+    rules.write_bytes(b"# caf\xe9\nrules: []\n")
+    disk = client.get("/api/file")
+    assert disk["problem"].startswith(f"`{rules}` is not UTF-8 text (byte 5)")
+    assert disk["text"] == "# caf\ufffd\nrules: []\n"
+
+
 def test_save_refuses_to_overwrite_an_edit_made_elsewhere(client: Client, rules: Path) -> None:
     disk = client.get("/api/file")
     rules.write_text(disk["text"] + "# theirs\n", encoding="utf-8")
@@ -352,6 +359,13 @@ def test_only_the_static_files_are_served(client: Client) -> None:
         "/rules.yaml",
     ):
         assert client.request("GET", path)[0] == 404, path
+
+
+def test_a_request_too_large_is_refused_before_it_is_read(client: Client) -> None:
+    json_type = {"Content-Type": "application/json"}
+    huge = {"Content-Length": str(41 * 1024 * 1024)}
+    assert client.request("POST", "/api/check", None, headers=huge | json_type)[0] == 413
+    assert client.request("POST", "/api/check", None, headers=json_type)[0] == 411
 
 
 def test_posts_must_be_json(client: Client) -> None:

@@ -103,6 +103,12 @@ class PlaygroundServer(ThreadingHTTPServer):
         self.get_api = _get_api(ws)
         self.post_api = _post_api(ws)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that drops a kept-alive connection (a closed tab) is not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def port(self) -> int:
         return int(self.server_address[1])

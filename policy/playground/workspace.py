@@ -46,9 +46,15 @@ class OnDisk:
     exists: bool
     crlf: bool = False
     bom: bool = False
+    problem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "version": self.version, "exists": self.exists}
+        return {
+            "text": self.text,
+            "version": self.version,
+            "exists": self.exists,
+            "problem": self.problem,
+        }
 
 
 def version_of(data: bytes) -> str:
@@ -74,11 +80,19 @@ class Workspace:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return OnDisk("", version_of(b""), exists=False)
-        text = data.decode("utf-8", errors="replace")
+        problem = None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = data.decode("utf-8", errors="replace")
+            problem = (
+                f"`{self.name}` is not UTF-8 text (byte {exc.start}): the editor shows � "
+                "where it could not read it, and saving writes UTF-8"
+            )
         bom = text.startswith("\ufeff")
         text = text.removeprefix("\ufeff")
         crlf = "\r\n" in text
-        return OnDisk(text.replace("\r\n", "\n"), version_of(data), True, crlf, bom)
+        return OnDisk(text.replace("\r\n", "\n"), version_of(data), True, crlf, bom, problem)
 
     def version(self) -> str:
         """The version on disk, for the page's poll: hashed again only when the file's

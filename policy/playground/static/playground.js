@@ -259,6 +259,8 @@ async function loadFromDisk() {
   state.savedText = file.text;
   editor.value = file.text;
   $("filename").textContent = file.name + (file.exists ? "" : " (new file)");
+  $("disk-problem").textContent = file.problem || "";
+  $("disk-problem").hidden = !file.problem;
   $("disk-changed").hidden = true;
   $("confirm").hidden = true;
   $("dirty").hidden = true;
