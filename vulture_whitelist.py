@@ -32,3 +32,18 @@ PolicyHolder.watch
 PolicyHolder.reloads
 argparse.ArgumentParser().add_subparsers().required  # read by argparse
 re2.Options().log_errors  # read by re2
+
+# the playground's server: read by http.server and socketserver by name
+from policy.playground.server import Handler, PlaygroundServer  # noqa: E402
+
+PlaygroundServer.daemon_threads
+PlaygroundServer.block_on_close
+PlaygroundServer.address_family
+PlaygroundServer.handle_error
+Handler.server_version
+Handler.sys_version
+Handler.protocol_version
+Handler.log_message
+Handler.do_GET
+Handler.do_POST
+Handler.close_connection

@@ -1,4 +1,4 @@
-"""`sip-policy check | test | explain | schema`: the rules, offline, in CI and on a laptop.
+"""`sip-policy check | test | explain | playground | schema`: the rules, offline, in CI and on a laptop.
 
 Results go to stdout, problems to stderr; colour only on a terminal; `--format json`
 wherever results are printed. Exit 0 when all is well, 1 on errors or failed cases, 2 on a
@@ -16,6 +16,7 @@ from .check import cmd_check
 from .common import DEFAULT_RULES
 from .diff import add_parser as add_diff_parser
 from .explain import cmd_explain
+from .playground import cmd_playground, playground_arguments
 from .schema import cmd_schema
 from .test import cmd_test
 
@@ -81,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     add_diff_parser(sub)
+    p = sub.add_parser(
+        "playground", help="edit, check, explain and test the rules on a local web page"
+    )
+    playground_arguments(p)
+    p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the rules file")
     p.set_defaults(func=cmd_schema, format="json")
