@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context import Context
-from .decision import Outcome
+from .decision import MaxDuration, Outcome, Reject, Transfer
 from .sources import Source
 
 MAX_VALUE = 200
@@ -63,6 +63,27 @@ class Template:
     def text(self) -> str:
         return "".join(p if isinstance(p, str) else "" for p in self.parts)
 
+    def render_split(self, ctx: Context) -> tuple[str, str, str]:
+        """(whole text, lines without a placeholder, lines with one, filled): the second is
+        the same for every caller, so an LLM provider can cache it as a prompt prefix."""
+        lines: list[tuple[list[str], bool]] = [([], False)]
+        for part in self.parts:
+            if isinstance(part, str):
+                first, *rest = part.split("\n")
+                lines[-1][0].append(first)
+                lines.extend(([line], False) for line in rest)
+            else:
+                source, fallback = part
+                value = source.get(ctx)
+                cleaned = clean(value) if value is not None else ""
+                lines[-1] = (lines[-1][0], True)
+                lines[-1][0].append(cleaned if cleaned else fallback)
+        texts = [("".join(chunks), dynamic) for chunks, dynamic in lines]
+        whole = "\n".join(t for t, _ in texts)
+        static = "\n".join(t for t, d in texts if not d)
+        call = "\n".join(t for t, d in texts if d)
+        return whole, static, call
+
 
 @dataclass
 class Plan:
@@ -76,29 +97,43 @@ class Plan:
     greeting: Template | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    session: Mapping[str, Any] = field(default_factory=dict)
+    reject: Reject | None = None
+    transfer: Transfer | None = None
+    transfer_to: str | None = None
+    max_duration: MaxDuration | None = None
     _fixed: Outcome | None = None
 
     def freeze(self) -> None:
         """Precompute the outcome when no placeholder needs the caller's data."""
         if self.instructions.static and (self.greeting is None or self.greeting.static):
+            text = self.instructions.text
             self._fixed = self._build(
-                self.instructions.text, self.greeting.text if self.greeting else None
+                (text, text, ""), self.greeting.text if self.greeting else None
             )
 
-    def _build(self, instructions: str, greeting: str | None) -> Outcome:
+    def _build(self, instructions: tuple[str, str, str], greeting: str | None) -> Outcome:
+        whole, static, call = instructions
         return Outcome(
             stt=self.stt,
             llm=self.llm,
             tts=self.tts,
-            instructions=instructions,
+            instructions=whole,
             tools=self.tools,
             greeting=greeting,
             metadata=self.metadata,
             sources=self.sources,
+            session=self.session,
+            reject=self.reject,
+            transfer=self.transfer,
+            transfer_to=self.transfer_to,
+            max_duration=self.max_duration,
+            instructions_static=static,
+            instructions_call=call,
         )
 
     def render(self, ctx: Context) -> Outcome:
         if self._fixed is not None:
             return self._fixed
         greeting = self.greeting.render(ctx) if self.greeting is not None else None
-        return self._build(self.instructions.render(ctx), greeting)
+        return self._build(self.instructions.render_split(ctx), greeting)
