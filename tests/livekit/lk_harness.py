@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 os.environ.setdefault("LIVEKIT_API_KEY", "devkey")
 os.environ.setdefault("LIVEKIT_API_SECRET", "devsecret-devsecret-devsecret-00")
@@ -145,3 +145,82 @@ class JsonLines(logging.Handler):
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         out = [json.loads(line) for line in self.lines]
         return [e for e in out if name is None or e.get("message") == name]
+
+
+class LiveKitServerAPI:
+    """The LiveKit server's Twirp API on localhost, for tests: every request the SDK really
+    sends (`JobContext.transfer_sip_participant`, `delete_room`) is decoded from its protobuf
+    body and recorded; each one succeeds.
+
+        async with LiveKitServerAPI() as server, real_job(ctx, server):
+            ...
+        server.requests  # [("TransferSIPParticipant", TransferSIPParticipantRequest(...))]
+    """
+
+    ROUTES: ClassVar[dict[str, tuple[str, str]]] = {
+        "livekit.SIP/TransferSIPParticipant": (
+            "TransferSIPParticipantRequest",
+            "TransferSIPParticipantResponse",
+        ),
+        "livekit.RoomService/DeleteRoom": ("DeleteRoomRequest", "DeleteRoomResponse"),
+    }
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, Any]] = []
+        self.url = ""
+
+    async def __aenter__(self) -> LiveKitServerAPI:
+        from aiohttp import web
+        from livekit import api
+
+        async def handle(request: web.Request) -> web.Response:
+            route = request.match_info["route"]
+            if route not in self.ROUTES:
+                return web.json_response({"code": "bad_route", "msg": route}, status=404)
+            req_name, resp_name = self.ROUTES[route]
+            message = getattr(api, req_name).FromString(await request.read())
+            self.requests.append((route.split("/")[1], message))
+            body = getattr(api, resp_name)().SerializeToString()
+            return web.Response(body=body, content_type="application/protobuf")
+
+        app = web.Application()
+        app.router.add_post("/twirp/{route:.+}", handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        await self._runner.cleanup()
+
+    def sent(self, method: str) -> list[Any]:
+        return [m for name, m in self.requests if name == method]
+
+
+class real_job:
+    """Turn livekit's `fake_job_context` into a job whose API calls are really sent (to
+    `server`): a fake job skips them (`transfer_sip_participant` would only log)."""
+
+    def __init__(self, ctx: Any, server: LiveKitServerAPI) -> None:
+        self.ctx, self.server = ctx, server
+
+    async def __aenter__(self) -> Any:
+        from livekit.agents.utils import http_context
+
+        self._url = os.environ.get("LIVEKIT_URL")
+        os.environ["LIVEKIT_URL"] = self.server.url
+        self.ctx._info.fake_job = False
+        self._http = http_context.open()
+        await self._http.__aenter__()
+        return self.ctx
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._http.__aexit__(*exc)
+        self.ctx._info.fake_job = True
+        if self._url is None:
+            os.environ.pop("LIVEKIT_URL", None)
+        else:
+            os.environ["LIVEKIT_URL"] = self._url
