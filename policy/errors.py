@@ -45,6 +45,7 @@ class Code(StrEnum):
     MISSING_KEY = "missing-key"
     NO_RULES = "no-rules"
     NOT_A_PHONE_NUMBER = "not-a-phone-number"
+    REALTIME_LLM = "realtime-llm"
     TOO_DEEP = "too-deep"
     UNKNOWN_ATTRIBUTE = "unknown-attribute"
     UNKNOWN_COUNTRY = "unknown-country"

@@ -201,3 +201,29 @@ rules:
     assert d.outcome.sources["session.endpointing"] == "profile:phone"
     assert d.outcome.sources["session.user_away_timeout"] == "rule:phone"
     assert d.outcome.sources["session.keyterms"] == "profile:phone"
+
+
+def test_mixing_realtime_and_pipeline_llms_is_flagged_where_the_realtime_one_is_chosen() -> None:
+    text = """
+defaults:
+  llm: openai/gpt-4.1-mini
+  session: {turn_detection: realtime_llm}
+profiles:
+  vip:
+    llm: openai/gpt-realtime
+rules:
+  - name: gold
+    when: {customer.tier: gold}
+    use: vip
+  - name: platinum
+    when: {customer.tier: platinum}
+    use: vip
+"""
+    warnings = policy.loads(text).warnings
+    assert [(d.code, d.location.line) for d in warnings] == [
+        ("realtime-llm", 4),  # turn_detection: realtime_llm without a realtime LLM
+        ("realtime-llm", 7),  # once for the profile both rules use
+    ]
+    assert "keeps the LLM the call started with" in warnings[1].message
+    only_realtime = "defaults:\n  llm: openai/gpt-realtime\nrules: []\n"
+    assert not policy.loads(only_realtime).warnings
