@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import Code
 from ..parse.document import Path_
+from ..runtime.outcome import Plan
 from .catalogue import is_realtime
 from .state import Compiler
 
@@ -25,7 +26,9 @@ def warn_realtime(c: Compiler) -> None:
     """Warn once per place that picks a realtime LLM when other callers get a pipeline one
     (or another realtime model), and where `turn_detection: realtime_llm` has no realtime
     LLM to ask."""
-    plans = [(c.default_plan, ())] if c.default_plan is not None else []
+    plans: list[tuple[Plan, Path_]] = []
+    if c.default_plan is not None:
+        plans.append((c.default_plan, ()))
     plans += [(r.plan, r.path) for r in c.rules if r.enabled]
     models = {p.llm for p, _ in plans if p.llm}
     realtime = {m for m in models if is_realtime(m)}
