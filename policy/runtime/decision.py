@@ -80,6 +80,17 @@ class Outcome:
     instructions_static: str = ""
     instructions_call: str = ""
 
+    def with_text(self, instructions: str, call: str, greeting: str | None) -> Outcome:
+        """A copy with this caller's filled text. Plans keep one outcome per rule and copy it
+        per decision: the frozen `__init__` would set each of the fields one by one."""
+        new = object.__new__(Outcome)
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["instructions"] = instructions
+        fields["instructions_call"] = call
+        fields["greeting"] = greeting
+        return new
+
     @property
     def action(self) -> str | None:
         """`reject` or `transfer` when the call is not handed to an agent, else None."""

@@ -63,26 +63,29 @@ class Template:
     def text(self) -> str:
         return "".join(p if isinstance(p, str) else "" for p in self.parts)
 
-    def render_split(self, ctx: Context) -> tuple[str, str, str]:
-        """(whole text, lines without a placeholder, lines with one, filled): the second is
-        the same for every caller, so an LLM provider can cache it as a prompt prefix."""
-        lines: list[tuple[list[str], bool]] = [([], False)]
+    def lines(self) -> tuple[str | Template, ...]:
+        """The text line by line: a line without a placeholder as its text, a line with one
+        as a template of its own. Worked out once, at load."""
+        out: list[str | Template] = []
+        current: list[str | tuple[Source, str]] = []
+
+        def close() -> None:
+            if all(isinstance(p, str) for p in current):
+                out.append("".join(p for p in current if isinstance(p, str)))
+            else:
+                out.append(Template(tuple(current)))
+
         for part in self.parts:
             if isinstance(part, str):
                 first, *rest = part.split("\n")
-                lines[-1][0].append(first)
-                lines.extend(([line], False) for line in rest)
+                current.append(first)
+                for line in rest:
+                    close()
+                    current = [line]
             else:
-                source, fallback = part
-                value = source.get(ctx)
-                cleaned = clean(value) if value is not None else ""
-                lines[-1] = (lines[-1][0], True)
-                lines[-1][0].append(cleaned if cleaned else fallback)
-        texts = [("".join(chunks), dynamic) for chunks, dynamic in lines]
-        whole = "\n".join(t for t, _ in texts)
-        static = "\n".join(t for t, d in texts if not d)
-        call = "\n".join(t for t, d in texts if d)
-        return whole, static, call
+                current.append(part)
+        close()
+        return tuple(out)
 
 
 @dataclass
@@ -103,17 +106,24 @@ class Plan:
     transfer_to: str | None = None
     max_duration: MaxDuration | None = None
     _fixed: Outcome | None = None
+    #: the instructions line by line (text, or a template for a line with a placeholder)
+    _lines: tuple[str | Template, ...] = ()
+    _static_instructions: str = ""
+    #: the outcome with the text still unfilled, copied per decision (`Outcome.with_text`)
+    _base: Outcome | None = None
 
     def freeze(self) -> None:
-        """Precompute the outcome when no placeholder needs the caller's data."""
+        """Precompute the outcome when no placeholder needs the caller's data, and the
+        lines of the instructions that are the same for every caller (prompt caching)."""
+        self._lines = self.instructions.lines()
+        self._static_instructions = "\n".join(x for x in self._lines if isinstance(x, str))
         if self.instructions.static and (self.greeting is None or self.greeting.static):
             text = self.instructions.text
-            self._fixed = self._build(
-                (text, text, ""), self.greeting.text if self.greeting else None
-            )
+            self._fixed = self._build(text, "", self.greeting.text if self.greeting else None)
+        else:
+            self._base = self._build("", "", None)
 
-    def _build(self, instructions: tuple[str, str, str], greeting: str | None) -> Outcome:
-        whole, static, call = instructions
+    def _build(self, whole: str, call: str, greeting: str | None) -> Outcome:
         return Outcome(
             stt=self.stt,
             llm=self.llm,
@@ -128,7 +138,7 @@ class Plan:
             transfer=self.transfer,
             transfer_to=self.transfer_to,
             max_duration=self.max_duration,
-            instructions_static=static,
+            instructions_static=self._static_instructions,
             instructions_call=call,
         )
 
@@ -136,4 +146,9 @@ class Plan:
         if self._fixed is not None:
             return self._fixed
         greeting = self.greeting.render(ctx) if self.greeting is not None else None
-        return self._build(self.instructions.render_split(ctx), greeting)
+        lines = [x if isinstance(x, str) else x.render(ctx) for x in self._lines]
+        call = "\n".join(
+            r for x, r in zip(self._lines, lines, strict=True) if not isinstance(x, str)
+        )
+        base = self._base or self._build("", "", None)
+        return base.with_text("\n".join(lines), call, greeting)

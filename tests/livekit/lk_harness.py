@@ -165,9 +165,11 @@ class LiveKitServerAPI:
         "livekit.RoomService/DeleteRoom": ("DeleteRoomRequest", "DeleteRoomResponse"),
     }
 
-    def __init__(self) -> None:
+    def __init__(self, fail: dict[str, tuple[int, dict[str, Any]]] | None = None) -> None:
         self.requests: list[tuple[str, Any]] = []
         self.url = ""
+        #: method → (HTTP status, Twirp error body) to answer instead of success
+        self.fail = fail or {}
 
     async def __aenter__(self) -> LiveKitServerAPI:
         from aiohttp import web
@@ -179,7 +181,11 @@ class LiveKitServerAPI:
                 return web.json_response({"code": "bad_route", "msg": route}, status=404)
             req_name, resp_name = self.ROUTES[route]
             message = getattr(api, req_name).FromString(await request.read())
-            self.requests.append((route.split("/")[1], message))
+            method = route.split("/")[1]
+            self.requests.append((method, message))
+            if method in self.fail:
+                status, error = self.fail[method]
+                return web.json_response(error, status=status)
             body = getattr(api, resp_name)().SerializeToString()
             return web.Response(body=body, content_type="application/protobuf")
 

@@ -300,3 +300,28 @@ rules:
     first, second = json_logs.events("policy.decision.changed")
     assert (first["applied"], first["not_applied"]) == (["session"], [])
     assert (second["applied"], second["not_applied"]) == ([], ["session"])
+
+
+async def test_a_failed_transfer_is_logged_and_the_call_ends(
+    tmp_path: Path, json_logs: JsonLines
+) -> None:
+    policy = holder(tmp_path, 'transfer: {to: "+15105550199"}')
+    room = rtc.Room()
+    join(room, fixture("twilio-inbound-active"))
+    busy = {
+        "code": "unavailable",
+        "msg": "callee busy",
+        "meta": {"sip_status_code": "486", "sip_status": "Busy Here"},
+    }
+    with fake_job_context(room=room) as ctx:
+        async with (
+            LiveKitServerAPI(fail={"TransferSIPParticipant": (409, busy)}) as server,
+            real_job(ctx, server),
+        ):
+            call = await PolicyCall.join(ctx, policy, registry)
+            session = session_for(call, ScriptedLLM(lambda ctx, tools: "unused"))
+            await call.start(session, link_room=False)
+        assert [name for name, _ in server.requests] == ["TransferSIPParticipant", "DeleteRoom"]
+    [failed] = json_logs.events("policy.call_control.transfer_failed")
+    assert failed["transfer_to"] == "+1510******99"  # numbers are masked in logs
+    assert "486" in failed["error"]
