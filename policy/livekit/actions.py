@@ -132,16 +132,22 @@ async def run_call_control(
     action = o.reject or o.transfer
     if action is None:
         return False
-    ctx = ctx or get_job_context()  # refusing or transferring needs the job (its API)
     log = _log.bind(participant=participant.identity, rule=decision.rule, action=o.action)
+    if o.transfer is not None and participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_SIP:
+        # only a phone line can be transferred: the agent answers rather than drop the caller
+        log.warning("policy.call_control.not_a_phone_call")
+        return False
+    ctx = ctx or get_job_context()  # refusing or transferring needs the job (its API)
     if action.say:
-        bare = Agent(instructions="")
-        if room is not None:
-            options = room_options or room_io.RoomOptions(participant_identity=participant.identity)
-            await session.start(bare, room=room, room_options=options)
-        else:
-            await session.start(bare)
         try:
+            bare = Agent(instructions="")
+            if room is not None:
+                options = room_options or room_io.RoomOptions(
+                    participant_identity=participant.identity
+                )
+                await session.start(bare, room=room, room_options=options)
+            else:
+                await session.start(bare)
             await speak(session, action.say).wait_for_playout()
         except Exception as exc:  # the message is a courtesy: the action goes ahead anyway
             log.warning("policy.call_control.say_failed", error=str(exc))

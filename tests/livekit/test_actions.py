@@ -325,3 +325,22 @@ async def test_a_failed_transfer_is_logged_and_the_call_ends(
     [failed] = json_logs.events("policy.call_control.transfer_failed")
     assert failed["transfer_to"] == "+1510******99"  # numbers are masked in logs
     assert "486" in failed["error"]
+
+
+async def test_a_web_caller_caught_by_a_transfer_rule_gets_the_agent(tmp_path: Path) -> None:
+    holder(tmp_path, 'transfer: {to: "+15105550199"}')  # writes rules.yaml
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules.read_text().replace("{kind: sip}", "{kind: standard}"))
+    room = rtc.Room()
+    join(room, fixture("web-participant"))
+    fake = ScriptedLLM(lambda ctx, tools: "Hi!")
+    with fake_job_context(room=room) as ctx:
+        async with LiveKitServerAPI() as server, real_job(ctx, server):
+            call = await PolicyCall.join(ctx, PolicyHolder.load(rules), registry)
+            assert call.decision.outcome.action == "transfer"
+            session = session_for(call, fake)
+            await call.start(session, call.build_agent(TextOnlyAgent), link_room=False, greet=False)
+            assert call.agent is not None  # not dropped: the agent answers
+            await session.run(user_input="hello")
+            await session.aclose()
+        assert server.requests == []
