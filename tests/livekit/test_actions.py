@@ -344,3 +344,21 @@ async def test_a_web_caller_caught_by_a_transfer_rule_gets_the_agent(tmp_path: P
             await session.run(user_input="hello")
             await session.aclose()
         assert server.requests == []
+
+
+async def test_with_a_tts_the_refusal_is_said_word_for_word(tmp_path: Path) -> None:
+    policy = holder(tmp_path, 'tts: cartesia/sonic-3\nreject: {say: "We are closed today."}')
+    room = rtc.Room()
+    join(room, fixture("twilio-inbound-active"))
+    fake = ScriptedLLM(lambda ctx, tools: "should not be asked")
+    with fake_job_context(room=room) as ctx:
+        async with LiveKitServerAPI() as server, real_job(ctx, server):
+            call = await PolicyCall.join(ctx, policy, registry)
+            session = session_for(call, fake)
+            assert session.tts is not None and session.tts.model == "cartesia/sonic-3"
+            await call.start(session, link_room=False)
+            spoken = [m.text_content for m in session.history.messages() if m.role == "assistant"]
+            assert spoken == ["We are closed today."]
+            assert fake.requests == []  # said by the TTS, not asked of the LLM
+            await session.aclose()
+        assert [name for name, _ in server.requests] == ["DeleteRoom"]
