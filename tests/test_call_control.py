@@ -8,14 +8,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import policy
 from policy.errors import PolicyError
+from policy.explain import to_json, to_text
 from policy.runtime.decision import MaxDuration, Reject, Transfer
 
 ROOT = Path(__file__).resolve().parent.parent
+ATTR = ("--attr", "sip.trunkPhoneNumber=+15105550144")
 
 RULES = """
 defaults:
@@ -121,16 +124,13 @@ def test_explain_json_shows_the_action_for_a_caller_it_catches(tmp_path: Path) -
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
 
-    def explain(*attrs: str, fmt: str = "json") -> subprocess.CompletedProcess[str]:
-        args = [a for kv in attrs for a in ("--attr", kv)]
-        return subprocess.run(
-            [sys.executable, "-m", "policy", "explain", str(rules), *args, "--format", fmt],
-            capture_output=True,
-            text=True,
-            env={"NO_COLOR": "1", "PATH": ""},
-        )
-
-    out = json.loads(explain("sip.trunkPhoneNumber=+15105550144").stdout)
+    run = subprocess.run(
+        [sys.executable, "-m", "policy", "explain", str(rules), "--format", "json", *ATTR],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
     assert out["action"] == {
         "type": "transfer",
         "to": "sip:billing@pbx.example.com",
@@ -142,18 +142,28 @@ def test_explain_json_shows_the_action_for_a_caller_it_catches(tmp_path: Path) -
     }
     assert out["outcome"]["max_duration"] == {"seconds": 1200.0, "say": None}
     assert out["outcome"]["transfer_to"] == "+15105550100"
-    out = json.loads(explain("sip.phoneNumber=+17025550111").stdout)
+    # the other callers in-process (one subprocess above shows the command itself works)
+    p = policy.load(rules)
+
+    def explained(attrs: dict[str, str]) -> tuple[dict[str, Any], str]:
+        d = p.explain(attrs, "sip")
+        return to_json(d, attrs, "sip", p), to_text(p, d, attrs, "sip")
+
+    out, text = explained({"sip.phoneNumber": "+17025550111"})
     assert out["action"] == {
         "type": "reject",
         "say": "Sorry, we cannot take your call.",
         "hang_up": True,
     }
-    assert json.loads(explain("sip.phoneNumber=+13125550188").stdout)["action"] is None
-
-    text = explain("sip.phoneNumber=+17025550111", fmt="text").stdout
     assert 'action: reject: say "Sorry, we cannot take your call.", then hang up' in text
     assert "max_duration  1200 s, then the LLM says goodbye  from defaults" in text
-    text = explain("sip.trunkPhoneNumber=+15105550144", fmt="text").stdout
+    out, text = explained({"sip.phoneNumber": "+17025550112"})
+    assert out["action"] == {"type": "reject", "say": None, "hang_up": True}
+    assert "action: reject: hang up; no agent starts" in text
+    out, text = explained({"sip.phoneNumber": "+13125550188"})
+    assert out["action"] is None
+    assert "action: the agent answers" in text
+    _, text = explained({"sip.trunkPhoneNumber": "+15105550144"})
     assert "transfer the call to sip:billing@pbx.example.com (cold SIP transfer)" in text
 
 
