@@ -172,9 +172,15 @@ class OutcomeFields(BaseModel):
     tools: list[str] | None = Field(None, description="names of the tools the agent may call")
     metadata: dict[str, Any] | None = Field(None, description="free-form data for your own code")
     session: dict[str, Any] | None = Field(None, description=_SESSION_DESCRIPTION)
-    reject: Reject | None = Field(None, description="refuse the call instead of starting the agent")
+    reject: Reject | None = Field(
+        None,
+        description="refuse the call instead of starting the agent (in a rule or profile, "
+        "not in defaults)",
+    )
     transfer: Transfer | None = Field(
-        None, description="transfer the call at once instead of starting the agent"
+        None,
+        description="transfer the call at once instead of starting the agent (in a rule or "
+        "profile, not in defaults)",
     )
     transfer_to: str | None = Field(
         None,

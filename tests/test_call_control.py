@@ -226,3 +226,24 @@ rules: []
     assert p.decide({}, "sip").outcome.instructions_static == o.instructions_static
     fixed = policy.loads("defaults:\n  instructions: Be brief.\nrules: []\n").decide({}, "sip")
     assert (fixed.outcome.instructions_static, fixed.outcome.instructions_call) == ("Be brief.", "")
+
+
+def test_an_action_in_defaults_is_refused_with_the_way_to_say_it() -> None:
+    found = problems(
+        'defaults:\n  reject: {say: "Closed."}\n  transfer_to: "+15105550177"\n'
+        "  max_duration: 0\nrules: []\n"
+    )
+    assert found == [
+        (
+            "invalid-value",
+            "`reject` cannot be a default: every rule would inherit it, so every caller "
+            "would be refused",
+        ),
+        ("invalid-value", "`max_duration` must be a time from 1 second to 24 hours, not `0`"),
+    ]
+    catch_all = policy.loads(
+        "rules:\n  - name: known\n    when: {customer.tier: gold}\n"
+        "  - name: everyone-else\n    set:\n      reject: {}\n"
+    )
+    assert catch_all.decide({"customer.tier": "gold"}, "sip").outcome.action is None
+    assert catch_all.decide({}, "sip").outcome.action == "reject"

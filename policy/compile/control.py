@@ -80,12 +80,15 @@ def check_control(c: Compiler, fields: OutcomeFields, path: Path_, out: dict[str
             key=True,
             help="a call is either refused or transferred",
         )
-    if fields.reject is not None:
-        out["reject"] = Reject(_say(c, fields.reject.say, (*path, "reject", "say")))
-    if fields.transfer is not None:
-        t = fields.transfer
-        if check_target(c, t.to, (*path, "transfer", "to")):
-            out["transfer"] = Transfer(t.to, _say(c, t.say, (*path, "transfer", "say")))
+    if tuple(path) == ("defaults",):
+        _refuse_action_in_defaults(c, fields, path)
+    else:
+        if fields.reject is not None:
+            out["reject"] = Reject(_say(c, fields.reject.say, (*path, "reject", "say")))
+        if fields.transfer is not None:
+            t = fields.transfer
+            if check_target(c, t.to, (*path, "transfer", "to")):
+                out["transfer"] = Transfer(t.to, _say(c, t.say, (*path, "transfer", "say")))
     if fields.transfer_to is not None and check_target(
         c, fields.transfer_to, (*path, "transfer_to")
     ):
@@ -101,6 +104,22 @@ def check_control(c: Compiler, fields: OutcomeFields, path: Path_, out: dict[str
             out["max_duration"] = MaxDuration(secs, say)
     if fields.session is not None:
         out["session"] = check_session(c, fields.session, (*path, "session"))
+
+
+def _refuse_action_in_defaults(c: Compiler, fields: OutcomeFields, path: Path_) -> None:
+    """`reject` or `transfer` in `defaults` would reach every rule (layers inherit it, and
+    nothing unsets it): refused, with the way to say what was meant."""
+    for key in ("reject", "transfer"):
+        if getattr(fields, key) is not None:
+            c.error(
+                Code.INVALID_VALUE,
+                f"`{key}` cannot be a default: every rule would inherit it, so every caller "
+                f"would be {'refused' if key == 'reject' else 'transferred'}",
+                (*path, key),
+                key=True,
+                help=f"to {key} the callers no rule catches, add a last rule without `when:` "
+                f"that sets `{key}`",
+            )
 
 
 def merge_session(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
