@@ -227,3 +227,13 @@ rules:
     assert "keeps the LLM the call started with" in warnings[1].message
     only_realtime = "defaults:\n  llm: openai/gpt-realtime\nrules: []\n"
     assert not policy.loads(only_realtime).warnings
+
+
+def test_the_keyterm_detection_llm_is_a_model_name_too() -> None:
+    text = (
+        "defaults:\n  session:\n    keyterm_detection: {enabled: true, llm: google/gemini-3.5-flsh}\n"
+        "rules: []\n"
+    )
+    [(code, message)] = codes(text)
+    assert code == "unknown-model" and "`google/gemini-3.5-flsh`" in message
+    assert helps(text)[0].startswith("did you mean `google/gemini-3.5-flash`?")

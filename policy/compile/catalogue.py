@@ -200,4 +200,7 @@ def check_session(c: Compiler, raw: dict[str, Any], path: Path_) -> dict[str, An
             continue
         if check_value(c, value, known[key]["type"], where, str(key)):
             out[key] = value
+            detector = value.get("llm") if isinstance(value, dict) else None
+            if key == "keyterm_detection" and isinstance(detector, str):
+                check_model(c, "llm", detector, (*where, "llm"))
     return out
