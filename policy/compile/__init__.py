@@ -39,7 +39,7 @@ STAGES: tuple[Stage, ...] = (
     compile_profiles,  # `profiles:`, `extends` chains and cycles
     compile_rules,  # `rules:`: structure, `when`, outcome plans, table rows
     check_placeholders,  # every `{{ name }}` names something known
-    warn_realtime,  # realtime and pipeline LLMs mixed: no switch between them mid-call
+    warn_realtime,  # `turn_detection: realtime_llm` without a realtime LLM
     warn_unreachable,  # rules an earlier rule always catches (when there are no errors)
 )
 

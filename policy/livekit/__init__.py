@@ -11,8 +11,9 @@ What a call can change after it started, when the caller's attributes change (li
 
 - instructions and tools: replaced on the running agent; the next reply uses them;
 - STT: swapped on the running agent (a new recognition stream starts; words in flight may be
-  lost); LLM and TTS: swapped for the next reply; a realtime (speech-to-speech) LLM cannot be
-  swapped to or from, nor can a field be cleared: both are logged as `not_applied`;
+  lost); LLM and TTS: swapped for the next reply; to or from a realtime (speech-to-speech)
+  LLM, an agent handoff (issue 13, `actions.handoff`); a field cannot be cleared: logged as
+  `not_applied`;
 - greeting: said once at the start, never again; metadata: recorded in the decision only.
 """
 
@@ -428,6 +429,20 @@ class PolicyCall:
         not_applied: list[str] = []
         agent = self.agent
         o = new.outcome
+        # -- issue 13: to or from a realtime LLM, hand off to a new agent with every live
+        # field of the new decision (policy/livekit/actions.py)
+        if agent is not None and self.session is not None and actions.needs_handoff(old, new):
+            live = [n for n in changed if n in LIVE_FIELDS]
+            changed = [n for n in changed if n not in LIVE_FIELDS]
+            try:
+                kwargs = {**actions.model_kwargs(new), "chat_ctx": agent.chat_ctx.copy()}
+                new_agent = self.build_agent(type(agent), **kwargs)
+                self.agent = agent = actions.handoff(self.session, new_agent)
+                applied += live
+            except Exception as exc:  # e.g. an Agent subclass that takes no arguments
+                self._log.warning("policy.handoff_failed", error=str(exc))
+                not_applied += live
+        # -- end issue 13 --------------------------------------------------------------
         for name in changed:
             # -- issue 13: tools read `transfer_to` from the decision; some session options
             # can change mid-call (policy/livekit/actions.py: update_session)

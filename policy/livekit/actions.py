@@ -19,6 +19,7 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext, get_job_context, room_io
+from livekit.agents.inference import is_duplex_model, is_realtime_model
 from livekit.agents.llm.chat_context import Instructions
 from livekit.agents.voice import SpeechHandle
 
@@ -88,6 +89,31 @@ def update_session(session: AgentSession[Any] | None, old: Decision, new: Decisi
         return False
     session.update_options(**{LIVE_SESSION[k]: after[k] for k in changed})
     return True
+
+
+def _realtime(model: str | None) -> bool:
+    return bool(model) and (is_realtime_model(str(model)) or is_duplex_model(str(model)))
+
+
+def needs_handoff(old: Decision, new: Decision) -> bool:
+    """The LLM changes to or from a realtime (speech-to-speech) model: a running agent
+    cannot (`Agent.update_options` raises), a new agent can."""
+    before, after = old.outcome.llm, new.outcome.llm
+    return bool(after) and before != after and (_realtime(before) or _realtime(after))
+
+
+def model_kwargs(decision: Decision) -> dict[str, Any]:
+    """`Agent` keyword arguments for the decided models (the ones set)."""
+    o = decision.outcome
+    return {k: v for k, v in (("stt", o.stt), ("llm", o.llm), ("tts", o.tts)) if v}
+
+
+def handoff(session: AgentSession[Any], agent: Agent) -> Agent:
+    """Hand the call to `agent` (livekit-agents' agent handoff: the old agent's activity
+    drains, the new one starts with its own models); returns it."""
+    session.update_agent(agent)
+    _log.info("policy.handoff", llm=str(getattr(agent.llm, "model", agent.llm)))
+    return agent
 
 
 def agent_instructions(decision: Decision) -> str | Instructions:
@@ -219,8 +245,11 @@ def limit_duration(session: AgentSession[Any], decision: Decision) -> asyncio.Ta
 __all__ = [
     "LIVE_SESSION",
     "agent_instructions",
+    "handoff",
     "hang_up",
     "limit_duration",
+    "model_kwargs",
+    "needs_handoff",
     "run_call_control",
     "session_options",
     "speak",

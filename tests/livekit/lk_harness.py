@@ -230,3 +230,94 @@ class real_job:
             os.environ.pop("LIVEKIT_URL", None)
         else:
             os.environ["LIVEKIT_URL"] = self._url
+
+
+class QuietRealtimeModel(llm.RealtimeModel):
+    """A realtime (speech-to-speech) model that never speaks: a `RealtimeModel` the SDK
+    starts, updates and closes like a real one, offline. It records the instructions and
+    tools it is given."""
+
+    def __init__(self, model: str = "openai/gpt-realtime") -> None:
+        super().__init__(
+            capabilities=llm.RealtimeCapabilities(
+                message_truncation=False,
+                turn_detection=True,
+                user_transcription=False,
+                auto_tool_reply_generation=False,
+                audio_output=True,
+                manual_function_calls=False,
+                mutable_chat_context=True,
+                mutable_instructions=True,
+                mutable_tools=True,
+            )
+        )
+        self._name = model
+        self.sessions: list[_QuietRealtimeSession] = []
+
+    @property
+    def model(self) -> str:
+        return self._name
+
+    def session(self, *, turn_detection_disabled: bool = False) -> llm.RealtimeSession:
+        s = _QuietRealtimeSession(self)
+        self.sessions.append(s)
+        return s
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _QuietRealtimeSession(llm.RealtimeSession):
+    def __init__(self, model: QuietRealtimeModel) -> None:
+        super().__init__(model)
+        self._chat_ctx = llm.ChatContext.empty()
+        self._tools = llm.ToolContext.empty()
+        self.instructions = ""
+
+    @property
+    def chat_ctx(self) -> llm.ChatContext:
+        return self._chat_ctx.copy()
+
+    @property
+    def tools(self) -> llm.ToolContext:
+        return self._tools.copy()
+
+    async def update_instructions(self, instructions: str) -> None:
+        self.instructions = instructions
+
+    async def update_chat_ctx(self, chat_ctx: llm.ChatContext) -> None:
+        self._chat_ctx = chat_ctx.copy()
+
+    async def update_tools(self, tools: list[llm.Tool]) -> None:
+        self._tools = llm.ToolContext(tools)
+
+    def update_options(self, *, tool_choice: Any = None) -> None:
+        return None
+
+    def push_audio(self, frame: Any) -> None:
+        return None
+
+    def push_video(self, frame: Any) -> None:
+        return None
+
+    def generate_reply(self, **_: Any) -> Any:
+        import asyncio
+
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut.set_exception(llm.RealtimeError("this model stays quiet"))
+        return fut
+
+    def commit_audio(self) -> None:
+        return None
+
+    def clear_audio(self) -> None:
+        return None
+
+    def interrupt(self) -> None:
+        return None
+
+    def truncate(self, **_: Any) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

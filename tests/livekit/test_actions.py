@@ -10,12 +10,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from livekit import rtc
-from livekit.agents import AgentSession, llm
+from livekit.agents import AgentSession, inference, llm
 from livekit.agents.testing import fake_job_context
 from lk_harness import (
     JsonLines,
     LiveKitServerAPI,
+    QuietRealtimeModel,
     ScriptedLLM,
     TextOnlyAgent,
     change_attributes,
@@ -362,3 +364,60 @@ async def test_with_a_tts_the_refusal_is_said_word_for_word(tmp_path: Path) -> N
             assert fake.requests == []  # said by the TTS, not asked of the LLM
             await session.aclose()
         assert [name for name, _ in server.requests] == ["DeleteRoom"]
+
+
+async def test_a_change_to_a_realtime_llm_mid_call_is_an_agent_handoff(
+    tmp_path: Path, json_logs: JsonLines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """livekit-agents cannot swap a running agent's LLM to a realtime model; the adapter
+    hands the call to a new agent with the new decision. The realtime model is a quiet fake
+    in place of LiveKit Inference's (resolved from the model string, as the SDK does)."""
+    realtime = QuietRealtimeModel()
+    monkeypatch.setattr(inference, "llm_from_model_string", lambda model: realtime)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        """
+defaults:
+  llm: openai/gpt-4.1-mini
+  instructions: You are the assistant.
+  tools: [end_call]
+rules:
+  - name: vip
+    when: {customer.tier: gold}
+    set:
+      llm: openai/gpt-realtime
+      instructions: You are the VIP assistant.
+      tools: [lookup_order, end_call]
+"""
+    )
+    room = rtc.Room()
+    caller = join(room, fixture("twilio-inbound-active"))
+    fake = ScriptedLLM(lambda ctx, tools: "Hello!")
+    with fake_job_context(room=room) as ctx:
+        call = await PolicyCall.join(ctx, PolicyHolder.load(rules), registry)
+        session = session_for(call, fake)
+        first = call.build_agent(TextOnlyAgent)
+        await call.start(session, first, link_room=False, greet=False)
+        await session.run(user_input="hello")
+
+        change_attributes(room, caller, {"customer.tier": "gold"})
+        await call.settled()
+        second = call.agent
+        assert second is not first and isinstance(second, TextOnlyAgent)
+        assert second.llm is realtime
+        assert second.instructions == "You are the VIP assistant."
+        assert sorted(t.id for t in second.tools) == ["end_call", "lookup_order"]
+        for _ in range(200):  # the handoff runs as a task of the session
+            if session.current_agent is second and realtime.sessions:
+                break
+            await asyncio.sleep(0.01)
+        assert session.current_agent is second
+        [rt] = realtime.sessions
+        assert rt.instructions.startswith("You are the VIP assistant.")
+        # the conversation so far went along
+        assert any(m.text_content == "hello" for m in rt.chat_ctx.messages() if m.role == "user")
+        await session.aclose()
+
+    [event] = json_logs.events("policy.decision.changed")
+    assert event["changed"] == ["llm", "instructions", "tools"]
+    assert (event["applied"], event["not_applied"]) == (["llm", "instructions", "tools"], [])
