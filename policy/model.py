@@ -296,9 +296,12 @@ def json_schema() -> dict[str, Any]:
     defs["When"] = WHEN_SCHEMA
     defs["Operators"] = OPERATORS_SCHEMA
     defs["NumberType"] = NUMBER_TYPE_SCHEMA
-    session = {**session_schema(), "description": _SESSION_DESCRIPTION}
+    defs["Session"] = session_schema()
     for name in ("OutcomeFields", "Profile"):
-        defs[name]["properties"]["session"] = session
+        defs[name]["properties"]["session"] = {
+            "anyOf": [{"$ref": "#/$defs/Session"}, {"type": "null"}],
+            "description": _SESSION_DESCRIPTION,
+        }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sip-policy rules"
     return schema
