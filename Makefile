@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup demo test lint unit bench fuzz schema run-agent clean
+.PHONY: all setup demo test lint unit bench fuzz schema catalogue run-agent clean
 
 all: test
 
@@ -36,6 +36,11 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest
 
 schema: $(STAMP)
+	$(BIN)/sip-policy schema > docs/rules.schema.json
+
+# the model names and session options of the installed livekit-agents, as data for `check`
+catalogue: $(STAMP)
+	$(BIN)/python -m policy.livekit.catalogue
 	$(BIN)/sip-policy schema > docs/rules.schema.json
 
 test: lint unit

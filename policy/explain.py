@@ -38,9 +38,32 @@ def to_json(
     show_sensitive: bool = False,
 ) -> dict[str, Any]:
     out = decision.to_dict()
+    out["action"] = action_of(decision)
     out["kind"] = kind
     out["attributes"] = shown_attributes(policy, attrs, show_sensitive=show_sensitive)
     return out
+
+
+def action_of(decision: Decision) -> dict[str, Any] | None:
+    """What the worker does instead of starting the agent: `reject` or `transfer`, with its
+    details; None when the agent answers."""
+    o = decision.outcome
+    if o.reject is not None:
+        return {"type": "reject", "say": o.reject.say, "hang_up": True}
+    if o.transfer is not None:
+        return {"type": "transfer", "to": o.transfer.to, "say": o.transfer.say}
+    return None
+
+
+def _action_line(decision: Decision) -> str:
+    o = decision.outcome
+    if o.reject is not None:
+        said = f'say "{o.reject.say}", then ' if o.reject.say else ""
+        return f"action: reject: {said}hang up; no agent starts"
+    if o.transfer is not None:
+        said = f'say "{o.transfer.say}", then ' if o.transfer.say else ""
+        return f"action: transfer: {said}transfer the call to {o.transfer.to} (cold SIP transfer)"
+    return "action: the agent answers"
 
 
 class Palette:
@@ -80,7 +103,9 @@ def to_text(
         )
     else:
         lines.append(s.bold("decision: no rule matched; the defaults apply"))
-    lines += ["", "outcome:", *_outcome(d, s), "", "rules, in order:", *_trace(d.trace, s)]
+    lines.append(s.bold(_action_line(d)))
+    lines += ["", "outcome:", *_outcome(d, s), *_call_fields(d, s)]
+    lines += ["", "rules, in order:", *_trace(d.trace, s)]
     lines += _would_match(d)
     if d.facts:
         lines += ["", "derived facts:"]
@@ -143,6 +168,36 @@ def _brief(value: Any) -> str:
         return "(not set)"
     text = " ".join(str(value).split())
     return text if len(text) <= 70 else text[:69] + "…"
+
+
+def _call_fields(d: Decision, s: Palette) -> list[str]:
+    """`session` options one per line, `transfer_to`, `max_duration`, and the split of the
+    instructions for prompt caching."""
+    o = d.outcome
+
+    def note(key: str) -> str:
+        origin = o.sources.get(key)
+        return "  " + s.dim("from " + origin) if origin else ""
+
+    lines: list[str] = []
+    if o.session:
+        lines.append("  session")
+        for key in sorted(o.session):
+            value = json.dumps(o.session[key], ensure_ascii=False)
+            lines.append(f"    {key:<28} {value}{note('session.' + key)}")
+    else:
+        lines.append("  session       (none: livekit-agents defaults)")
+    lines.append(f"  transfer_to   {o.transfer_to or '(not set)'}{note('transfer_to')}".rstrip())
+    limit = o.max_duration
+    if limit is None:
+        lines.append("  max_duration  (none)")
+    else:
+        bye = f', then say "{limit.say}"' if limit.say else ", then the LLM says goodbye"
+        lines.append(f"  max_duration  {limit.seconds:g} s{bye}{note('max_duration')}")
+    if o.instructions_call:
+        lines.append("  per-call part of the instructions (sent after the cacheable part)")
+        lines += [f"    | {line}" for line in o.instructions_call.splitlines()]
+    return lines
 
 
 def _trace(trace: tuple[TraceStep, ...], s: Palette) -> list[str]:

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .sdk import session_schema
+
 OUTCOME_KEYS = (
     "stt",
     "llm",
@@ -17,6 +19,11 @@ OUTCOME_KEYS = (
     "greeting",
     "tools",
     "metadata",
+    "session",
+    "reject",
+    "transfer",
+    "transfer_to",
+    "max_duration",
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
@@ -110,6 +117,42 @@ WHEN_SCHEMA: dict[str, Any] = {
 }
 
 
+class Reject(BaseModel):
+    """Refuse the call: say `say` (with the TTS), then hang up; without `say`, hang up at
+    once, before any agent starts."""
+
+    model_config = _STRICT
+
+    say: str | None = Field(None, description="what the caller hears before the line drops")
+
+
+class Transfer(BaseModel):
+    """Send the call elsewhere at once (a cold SIP transfer), after saying `say` if given."""
+
+    model_config = _STRICT
+
+    to: str = Field(description='where to: "+15105550199" (E.164) or "sip:desk@pbx.example.com"')
+    say: str | None = Field(None, description="what the caller hears before the transfer")
+
+
+class MaxDuration(BaseModel):
+    """End the call politely after a set time."""
+
+    model_config = _STRICT
+
+    after: int | str = Field(description='seconds, or "90s", "15m", "1h"')
+    say: str | None = Field(
+        None, description="the goodbye said word for word; without it the LLM says goodbye"
+    )
+
+
+_SESSION_DESCRIPTION = (
+    "per-call AgentSession options of livekit-agents (endpointing, interruption, "
+    "preemptive_generation, user_away_timeout, max_tool_steps, keyterms...); names and types "
+    "are checked against the installed livekit-agents"
+)
+
+
 class OutcomeFields(BaseModel):
     """What a call gets. Every field is optional: what is left out comes from the profile
     this extends, then from `defaults`."""
@@ -128,6 +171,24 @@ class OutcomeFields(BaseModel):
     greeting: str | None = Field(None, description="what the agent says first")
     tools: list[str] | None = Field(None, description="names of the tools the agent may call")
     metadata: dict[str, Any] | None = Field(None, description="free-form data for your own code")
+    session: dict[str, Any] | None = Field(None, description=_SESSION_DESCRIPTION)
+    reject: Reject | None = Field(
+        None,
+        description="refuse the call instead of starting the agent (in a rule or profile, "
+        "not in defaults)",
+    )
+    transfer: Transfer | None = Field(
+        None,
+        description="transfer the call at once instead of starting the agent (in a rule or "
+        "profile, not in defaults)",
+    )
+    transfer_to: str | None = Field(
+        None,
+        description="where the `transfer_to_human` tool sends the caller: E.164 or a sip: URI",
+    )
+    max_duration: int | str | MaxDuration | None = Field(
+        None, description='end the call politely after this long: seconds, "15m", or {after, say}'
+    )
 
 
 class Profile(OutcomeFields):
@@ -201,6 +262,11 @@ class Settings(BaseModel):
     trunk_regions: dict[str, str] | None = Field(
         None, description="per `sip.trunkID` default region, overriding `default_region`"
     )
+    allow_models: list[str] | None = Field(
+        None,
+        description="model names to accept although the installed livekit-agents does not "
+        "list them (a model new on LiveKit Inference), e.g. [deepgram/nova-4]",
+    )
 
 
 class Schedule(BaseModel):
@@ -253,6 +319,12 @@ def json_schema() -> dict[str, Any]:
     defs["When"] = WHEN_SCHEMA
     defs["Operators"] = OPERATORS_SCHEMA
     defs["NumberType"] = NUMBER_TYPE_SCHEMA
+    defs["Session"] = session_schema()
+    for name in ("OutcomeFields", "Profile"):
+        defs[name]["properties"]["session"] = {
+            "anyOf": [{"$ref": "#/$defs/Session"}, {"type": "null"}],
+            "description": _SESSION_DESCRIPTION,
+        }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sip-policy rules"
     return schema

@@ -10,6 +10,10 @@ cases:
       stt: "deepgram/nova-2-phonecall:es"
       tools: [lookup_order, transfer_to_human, end_call]
       instructions_contains: español
+      session: {user_away_timeout: 20}                  # the options given (others may be set)
+      action: transfer                                  # or reject; null: the agent answers
+      transfer: {to: "+15105550199"}                     # the keys given: to, say
+      max_duration: 5m                                  # or seconds: 300
 
 A case may pin the variant of a `split:` rule (`variant: prompt-b`) and expect one
 (`expect: {variant: prompt-b}`), and expect the shadow rules that would have decided
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .compile.control import DURATION
 from .errors import Code, Diagnostic, Location, Position
 from .parse.document import Document, Path_, YamlProblem, describe_scalar, parse
 from .runtime.engine import Policy
@@ -40,6 +45,12 @@ EXPECT_KEYS = (
     "metadata",
     "variant",
     "would_match",
+    "session",
+    "action",
+    "reject",
+    "transfer",
+    "transfer_to",
+    "max_duration",
 )
 CASE_KEYS = (
     "name",
@@ -283,6 +294,8 @@ def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
             got_names = [m.rule for m in decision.would_match]
             if wanted != got_names:
                 failures.append(f"expected shadow rules {wanted} to match, got {got_names}")
+        elif key in ("session", "reject", "transfer", "max_duration"):
+            failures += _compare_call(key, want, outcome)
         else:
             got = getattr(outcome, key)
             if got != want:
@@ -309,6 +322,42 @@ def _pin(
         )
     )
     return False, None
+def _compare_call(key: str, want: Any, outcome: Any) -> list[str]:
+    """`session`, `reject`, `transfer`: the keys the case gives must match (null: not set);
+    `max_duration`: seconds, or a time such as "5m"."""
+    got = getattr(outcome, key)
+    if key == "max_duration":
+        seconds = _seconds(want)
+        have = got.seconds if got else None
+        ok = (want is None and got is None) or (seconds is not None and seconds == have)
+        return (
+            []
+            if ok
+            else [
+                f"expected max_duration `{want}`, got "
+                + (f"{have:g} seconds" if have is not None else "none")
+            ]
+        )
+    have_dict = dict(got) if key == "session" else (got.to_dict() if got else None)
+    if want is None or have_dict is None:
+        return [] if want == have_dict else [f"expected {key} `{want}`, got `{have_dict}`"]
+    if not isinstance(want, dict):
+        return [f"expected {key} must be a mapping, e.g. {key}: {{say: ...}}"]
+    return [
+        f"expected {key}.{k} `{v}`, got `{have_dict.get(k)}`"
+        for k, v in want.items()
+        if have_dict.get(k) != v
+    ]
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    m = DURATION.match(value) if isinstance(value, str) else None
+    if not m or not any(m.groups()):
+        return None
+    h, mins, s = (int(g) if g else 0 for g in m.groups())
+    return float(h * 3600 + mins * 60 + s)
 
 
 def run_cases(policy: Policy, files: list[Path]) -> Report:

@@ -19,6 +19,7 @@ from ..errors import Code, Diagnostic, Location, PolicyError
 from ..parse.document import Document, YamlProblem, parse
 from ..runtime.engine import Policy
 from .outcomes import check_placeholders, compile_defaults, compile_profiles
+from .realtime import warn_realtime
 from .rules import compile_rules
 from .schedules import compile_schedules
 from .sections import check_top, compile_attributes, compile_settings
@@ -38,6 +39,7 @@ STAGES: tuple[Stage, ...] = (
     compile_profiles,  # `profiles:`, `extends` chains and cycles
     compile_rules,  # `rules:`: structure, `when`, outcome plans, table rows
     check_placeholders,  # every `{{ name }}` names something known
+    warn_realtime,  # `turn_detection: realtime_llm` without a realtime LLM
     warn_unreachable,  # rules an earlier rule always catches (when there are no errors)
 )
 

@@ -15,6 +15,8 @@ from ..parse.document import Path_
 from ..runtime.facts import FACTS
 from ..runtime.outcome import Plan, Template
 from ..runtime.sources import AttrSource, Source
+from .catalogue import check_model, model_names, split_model
+from .control import check_control, merge_session
 from .state import Compiler
 from .structure import validate
 
@@ -23,6 +25,13 @@ PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
 MODEL_STRING = re.compile(
     r"^[a-z0-9][a-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(:[A-Za-z0-9_.\-]+)?$"
 )
+#: What a model string looks like, per kind: for STT the part after `:` is a language, for
+#: TTS a voice (livekit-agents `inference.stt/tts._parse_model_string`).
+MODEL_FORM = {
+    "stt": ("provider/model[:language]", "deepgram/nova-2-phonecall:es"),
+    "llm": ("provider/model", "openai/gpt-4.1-mini"),
+    "tts": ("provider/model[:voice]", "cartesia/sonic-2"),
+}
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -165,18 +174,17 @@ def check_fields(c: Compiler, fields: OutcomeFields, path: Path_) -> dict[str, A
         value = getattr(fields, key)
         if value is None:
             continue
-        if not MODEL_STRING.match(value):
-            example = {
-                "stt": "deepgram/nova-2-phonecall:es",
-                "llm": "openai/gpt-4.1-mini",
-                "tts": "cartesia/sonic-2",
-            }[key]
+        form, example = MODEL_FORM[key]
+        known = split_model(key, value)[0] in model_names(key)  # also a bare "cartesia"
+        if not known and (not MODEL_STRING.match(value) or (key == "llm" and ":" in value)):
             c.error(
                 Code.BAD_MODEL,
-                f"`{value}` is not a model name of the form `provider/model[:language]`",
+                f"`{value}` is not a model name of the form `{form}`",
                 (*path, key),
                 help=f'e.g. {key}: "{example}"',
             )
+        else:
+            check_model(c, key, value, (*path, key))
         out[key] = value
     if fields.instructions is not None and fields.instructions_file is not None:
         c.error(
@@ -206,6 +214,7 @@ def check_fields(c: Compiler, fields: OutcomeFields, path: Path_) -> dict[str, A
         out["tools"] = tuple(dict.fromkeys(fields.tools))
     if fields.metadata is not None:
         out["metadata"] = fields.metadata
+    check_control(c, fields, path, out)
     return out
 
 
@@ -215,9 +224,19 @@ def make_plan(c: Compiler, layers: list[tuple[str, dict[str, Any]]]) -> Plan:
     sources: dict[str, str] = {}
     for origin, fields in layers:
         for key, value in fields.items():
+            if key == "session":
+                merged[key] = merge_session(merged.get(key, {}), value)
+                sources.update({f"session.{k}": origin for k in value})
+                continue
+            if key in ("reject", "transfer"):  # one action: the later layer's wins
+                merged.pop("transfer" if key == "reject" else "reject", None)
+                sources.pop("transfer" if key == "reject" else "reject", None)
             merged[key] = value
             sources[key] = origin
     plan = Plan(sources=sources)
+    plan.session = merged.get("session", {})
+    plan.reject, plan.transfer = merged.get("reject"), merged.get("transfer")
+    plan.transfer_to, plan.max_duration = merged.get("transfer_to"), merged.get("max_duration")
     plan.stt, plan.llm, plan.tts = merged.get("stt"), merged.get("llm"), merged.get("tts")
     plan.tools = merged.get("tools", ())
     plan.metadata = merged.get("metadata", {})

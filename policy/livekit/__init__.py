@@ -11,8 +11,9 @@ What a call can change after it started, when the caller's attributes change (li
 
 - instructions and tools: replaced on the running agent; the next reply uses them;
 - STT: swapped on the running agent (a new recognition stream starts; words in flight may be
-  lost); LLM and TTS: swapped for the next reply; a realtime (speech-to-speech) LLM cannot be
-  swapped to or from, nor can a field be cleared: both are logged as `not_applied`;
+  lost); LLM and TTS: swapped for the next reply; to or from a realtime (speech-to-speech)
+  LLM, an agent handoff (issue 13, `actions.handoff`); a field cannot be cleared: logged as
+  `not_applied`;
 - greeting: said once at the start, never again; metadata: recorded in the decision only.
 """
 
@@ -29,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, JobContext, JobProcess, llm, room_io
+from livekit.agents import (
+    Agent,
+    AgentSession,
+    JobContext,
+    JobProcess,
+    get_job_context,  # issue 13
+    llm,
+    room_io,
+)
 from livekit.agents.voice import SpeechHandle
 
 from ..capture import record_decision
@@ -48,6 +57,7 @@ from ..runtime.decision import Decision
 from ..runtime.engine import Policy, kind_name
 from ..tools import ToolRegistry, UnknownToolError
 from ..watch import ENV_SNAPSHOT_DIR, POINTER, PolicyHolder, publish_snapshot
+from . import actions  # issue 13: session options, call control, max_duration
 
 #: Who counts as the caller by default: livekit-agents' own default participant kinds.
 CALLER_KINDS: tuple[str, ...] = ("sip", "connector", "standard")
@@ -275,14 +285,16 @@ class PolicyCall:
         (LiveKit Inference `provider/model[:language]`); fields the policy leaves empty are
         left out, so your own defaults apply."""
         o = self.decision.outcome
-        return {k: v for k, v in (("stt", o.stt), ("llm", o.llm), ("tts", o.tts)) if v}
+        models = {k: v for k, v in (("stt", o.stt), ("llm", o.llm), ("tts", o.tts)) if v}
+        return {**actions.session_options(self.decision), **models}  # issue 13: `session:`
 
     def tools(self) -> ToolList:
         return resolve_tools(self.registry, self.decision.outcome.tools)
 
     def agent_kwargs(self) -> dict[str, Any]:
         """`Agent` keyword arguments: instructions and the resolved tools."""
-        return {"instructions": self.decision.outcome.instructions, "tools": self.tools()}
+        instructions = actions.agent_instructions(self.decision)  # issue 13: cacheable split
+        return {"instructions": instructions, "tools": self.tools()}
 
     def build_agent(self, agent_cls: type[Agent] = Agent, **kwargs: Any) -> Agent:
         """An agent (of your own `Agent` subclass if you like) with the decided set-up."""
@@ -303,6 +315,17 @@ class PolicyCall:
         follow the caller's attribute changes. `link_room=False` runs without room audio
         (tests, text-only sessions) but still follows the room's events."""
         self.session = session
+        # -- issue 13 (policy/livekit/actions.py): refuse or transfer instead of an agent --
+        if await actions.run_call_control(
+            get_job_context(required=False),
+            session,
+            self.decision,
+            self.participant,
+            room=self.room if link_room else None,
+            room_options=room_options,
+        ):
+            return
+        # -- end issue 13 -----------------------------------------------------------------
         self.agent = agent or self.build_agent()
         _calls[session] = self
         if link_room and self.room is not None:
@@ -313,6 +336,7 @@ class PolicyCall:
         else:
             await session.start(self.agent)
         session.on("close", lambda _ev: self.close())
+        actions.limit_duration(session, self.decision)  # issue 13: `max_duration`
         self.follow_attributes()
         if greet:
             self.greet()
@@ -407,7 +431,29 @@ class PolicyCall:
         not_applied: list[str] = []
         agent = self.agent
         o = new.outcome
+        # -- issue 13: to or from a realtime LLM, hand off to a new agent with every live
+        # field of the new decision (policy/livekit/actions.py)
+        if agent is not None and self.session is not None and actions.needs_handoff(old, new):
+            live = [n for n in changed if n in LIVE_FIELDS]
+            changed = [n for n in changed if n not in LIVE_FIELDS]
+            try:
+                kwargs = {**actions.model_kwargs(new), "chat_ctx": agent.chat_ctx.copy()}
+                new_agent = self.build_agent(type(agent), **kwargs)
+                self.agent = agent = actions.handoff(self.session, new_agent)
+                applied += live
+            except Exception as exc:  # e.g. an Agent subclass that takes no arguments
+                self._log.warning("policy.handoff_failed", error=str(exc))
+                not_applied += live
+        # -- end issue 13 --------------------------------------------------------------
         for name in changed:
+            # -- issue 13: tools read `transfer_to` from the decision; some session options
+            # can change mid-call (policy/livekit/actions.py: update_session)
+            if name == "transfer_to" or (
+                name == "session" and actions.update_session(self.session, old, new)
+            ):
+                applied.append(name)
+                continue
+            # -- end issue 13 ------------------------------------------------------------
             if agent is None or name not in LIVE_FIELDS:
                 not_applied.append(name)
                 continue

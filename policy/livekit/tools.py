@@ -2,13 +2,12 @@
 
 Real livekit-agents `@function_tool`s, registered under the names `rules.yaml` uses. Point
 `sip-policy check --tools policy.livekit.tools` at this module, or copy it as the start of
-your own. The transfer number comes from the decision's `metadata.transfer_to`, else from
-`SIP_POLICY_TRANSFER_TO`.
+your own. `transfer_to_human` sends the caller where the decision says: the rules'
+`transfer_to:` (an E.164 number or a `sip:` address, checked at load).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from livekit.agents import RunContext, function_tool, get_job_context
@@ -16,8 +15,7 @@ from livekit.agents import RunContext, function_tool, get_job_context
 from ..logs import get_logger
 from ..tools import ToolRegistry
 from . import current_call, participant_kind
-
-ENV_TRANSFER_TO = "SIP_POLICY_TRANSFER_TO"
+from .actions import transfer
 
 registry = ToolRegistry()
 _log = get_logger()
@@ -61,8 +59,7 @@ async def transfer_to_human(context: RunContext, reason: str) -> str:
         reason: One sentence on why the caller needs a human.
     """
     call = current_call(context.session)
-    metadata = call.decision.outcome.metadata if call else {}
-    target = str(metadata.get("transfer_to") or os.environ.get(ENV_TRANSFER_TO, ""))
+    target = call.decision.outcome.transfer_to if call else None
     if call is None or not target:
         _log.warning("policy.tool.transfer_unavailable", reason=reason, has_target=bool(target))
         return "No human is available right now; apologise and offer to help further."
@@ -73,7 +70,7 @@ async def transfer_to_human(context: RunContext, reason: str) -> str:
         return "The transfer is not possible right now; apologise and offer to help further."
     await context.wait_for_playout()
     try:
-        await job.transfer_sip_participant(call.participant, target)
+        await transfer(job, call.participant, target)
     except Exception as exc:  # offline, no trunk transfer permission, callee busy...
         _log.error(
             "policy.tool.transfer_failed",

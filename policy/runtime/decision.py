@@ -7,9 +7,51 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-OUTCOME_FIELDS = ("stt", "llm", "tts", "instructions", "tools", "greeting", "metadata")
+OUTCOME_FIELDS = (
+    "stt",
+    "llm",
+    "tts",
+    "instructions",
+    "tools",
+    "greeting",
+    "metadata",
+    "session",
+    "reject",
+    "transfer",
+    "transfer_to",
+    "max_duration",
+)
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Reject(NamedTuple):
+    """Refuse the call: say `say` (None: nothing), then hang up."""
+
+    say: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"say": self.say}
+
+
+class Transfer(NamedTuple):
+    """A cold SIP transfer to `to` (E.164 or `sip:` URI), announced by `say` if given."""
+
+    to: str
+    say: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"to": self.to, "say": self.say}
+
+
+class MaxDuration(NamedTuple):
+    """End the call after `seconds`: say `say` word for word, else let the LLM say goodbye."""
+
+    seconds: float
+    say: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "say": self.say}
 
 
 @dataclass(frozen=True)
@@ -25,6 +67,34 @@ class Outcome:
     greeting: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
+    #: per-call `AgentSession` options, as the rules name them (`policy.livekit.actions`
+    #: turns them into keyword arguments)
+    session: Mapping[str, Any] = field(default_factory=dict)
+    reject: Reject | None = None
+    transfer: Transfer | None = None
+    #: where the `transfer_to_human` tool sends the caller
+    transfer_to: str | None = None
+    max_duration: MaxDuration | None = None
+    #: `instructions` split for prompt caching: the lines without a placeholder (the same
+    #: for every caller), and the lines with one, filled for this caller ("" when none)
+    instructions_static: str = ""
+    instructions_call: str = ""
+
+    def with_text(self, instructions: str, call: str, greeting: str | None) -> Outcome:
+        """A copy with this caller's filled text. Plans keep one outcome per rule and copy it
+        per decision: the frozen `__init__` would set each of the fields one by one."""
+        new = object.__new__(Outcome)
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["instructions"] = instructions
+        fields["instructions_call"] = call
+        fields["greeting"] = greeting
+        return new
+
+    @property
+    def action(self) -> str | None:
+        """`reject` or `transfer` when the call is not handed to an agent, else None."""
+        return "reject" if self.reject else "transfer" if self.transfer else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +106,13 @@ class Outcome:
             "greeting": self.greeting,
             "metadata": dict(self.metadata),
             "sources": dict(self.sources),
+            "session": dict(self.session),
+            "action": self.action,
+            "reject": self.reject.to_dict() if self.reject else None,
+            "transfer": self.transfer.to_dict() if self.transfer else None,
+            "transfer_to": self.transfer_to,
+            "max_duration": self.max_duration.to_dict() if self.max_duration else None,
+            "instructions_per_call": self.instructions_call,
         }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context import Context
-from .decision import Outcome
+from .decision import MaxDuration, Outcome, Reject, Transfer
 from .sources import Source
 
 MAX_VALUE = 200
@@ -63,6 +63,30 @@ class Template:
     def text(self) -> str:
         return "".join(p if isinstance(p, str) else "" for p in self.parts)
 
+    def lines(self) -> tuple[str | Template, ...]:
+        """The text line by line: a line without a placeholder as its text, a line with one
+        as a template of its own. Worked out once, at load."""
+        out: list[str | Template] = []
+        current: list[str | tuple[Source, str]] = []
+
+        def close() -> None:
+            if all(isinstance(p, str) for p in current):
+                out.append("".join(p for p in current if isinstance(p, str)))
+            else:
+                out.append(Template(tuple(current)))
+
+        for part in self.parts:
+            if isinstance(part, str):
+                first, *rest = part.split("\n")
+                current.append(first)
+                for line in rest:
+                    close()
+                    current = [line]
+            else:
+                current.append(part)
+        close()
+        return tuple(out)
+
 
 @dataclass
 class Plan:
@@ -76,29 +100,55 @@ class Plan:
     greeting: Template | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    session: Mapping[str, Any] = field(default_factory=dict)
+    reject: Reject | None = None
+    transfer: Transfer | None = None
+    transfer_to: str | None = None
+    max_duration: MaxDuration | None = None
     _fixed: Outcome | None = None
+    #: the instructions line by line (text, or a template for a line with a placeholder)
+    _lines: tuple[str | Template, ...] = ()
+    _static_instructions: str = ""
+    #: the outcome with the text still unfilled, copied per decision (`Outcome.with_text`)
+    _base: Outcome | None = None
 
     def freeze(self) -> None:
-        """Precompute the outcome when no placeholder needs the caller's data."""
+        """Precompute the outcome when no placeholder needs the caller's data, and the
+        lines of the instructions that are the same for every caller (prompt caching)."""
+        self._lines = self.instructions.lines()
+        self._static_instructions = "\n".join(x for x in self._lines if isinstance(x, str))
         if self.instructions.static and (self.greeting is None or self.greeting.static):
-            self._fixed = self._build(
-                self.instructions.text, self.greeting.text if self.greeting else None
-            )
+            text = self.instructions.text
+            self._fixed = self._build(text, "", self.greeting.text if self.greeting else None)
+        else:
+            self._base = self._build("", "", None)
 
-    def _build(self, instructions: str, greeting: str | None) -> Outcome:
+    def _build(self, whole: str, call: str, greeting: str | None) -> Outcome:
         return Outcome(
             stt=self.stt,
             llm=self.llm,
             tts=self.tts,
-            instructions=instructions,
+            instructions=whole,
             tools=self.tools,
             greeting=greeting,
             metadata=self.metadata,
             sources=self.sources,
+            session=self.session,
+            reject=self.reject,
+            transfer=self.transfer,
+            transfer_to=self.transfer_to,
+            max_duration=self.max_duration,
+            instructions_static=self._static_instructions,
+            instructions_call=call,
         )
 
     def render(self, ctx: Context) -> Outcome:
         if self._fixed is not None:
             return self._fixed
         greeting = self.greeting.render(ctx) if self.greeting is not None else None
-        return self._build(self.instructions.render(ctx), greeting)
+        lines = [x if isinstance(x, str) else x.render(ctx) for x in self._lines]
+        call = "\n".join(
+            r for x, r in zip(self._lines, lines, strict=True) if not isinstance(x, str)
+        )
+        base = self._base or self._build("", "", None)
+        return base.with_text("\n".join(lines), call, greeting)

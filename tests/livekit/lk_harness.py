@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 os.environ.setdefault("LIVEKIT_API_KEY", "devkey")
 os.environ.setdefault("LIVEKIT_API_SECRET", "devsecret-devsecret-devsecret-00")
@@ -145,3 +145,179 @@ class JsonLines(logging.Handler):
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         out = [json.loads(line) for line in self.lines]
         return [e for e in out if name is None or e.get("message") == name]
+
+
+class LiveKitServerAPI:
+    """The LiveKit server's Twirp API on localhost, for tests: every request the SDK really
+    sends (`JobContext.transfer_sip_participant`, `delete_room`) is decoded from its protobuf
+    body and recorded; each one succeeds.
+
+        async with LiveKitServerAPI() as server, real_job(ctx, server):
+            ...
+        server.requests  # [("TransferSIPParticipant", TransferSIPParticipantRequest(...))]
+    """
+
+    ROUTES: ClassVar[dict[str, tuple[str, str]]] = {
+        "livekit.SIP/TransferSIPParticipant": (
+            "TransferSIPParticipantRequest",
+            "TransferSIPParticipantResponse",
+        ),
+        "livekit.RoomService/DeleteRoom": ("DeleteRoomRequest", "DeleteRoomResponse"),
+    }
+
+    def __init__(self, fail: dict[str, tuple[int, dict[str, Any]]] | None = None) -> None:
+        self.requests: list[tuple[str, Any]] = []
+        self.url = ""
+        #: method → (HTTP status, Twirp error body) to answer instead of success
+        self.fail = fail or {}
+
+    async def __aenter__(self) -> LiveKitServerAPI:
+        from aiohttp import web
+        from livekit import api
+
+        async def handle(request: web.Request) -> web.Response:
+            route = request.match_info["route"]
+            if route not in self.ROUTES:
+                return web.json_response({"code": "bad_route", "msg": route}, status=404)
+            req_name, resp_name = self.ROUTES[route]
+            message = getattr(api, req_name).FromString(await request.read())
+            method = route.split("/")[1]
+            self.requests.append((method, message))
+            if method in self.fail:
+                status, error = self.fail[method]
+                return web.json_response(error, status=status)
+            body = getattr(api, resp_name)().SerializeToString()
+            return web.Response(body=body, content_type="application/protobuf")
+
+        app = web.Application()
+        app.router.add_post("/twirp/{route:.+}", handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        await self._runner.cleanup()
+
+    def sent(self, method: str) -> list[Any]:
+        return [m for name, m in self.requests if name == method]
+
+
+class real_job:
+    """Turn livekit's `fake_job_context` into a job whose API calls are really sent (to
+    `server`): a fake job skips them (`transfer_sip_participant` would only log)."""
+
+    def __init__(self, ctx: Any, server: LiveKitServerAPI) -> None:
+        self.ctx, self.server = ctx, server
+
+    async def __aenter__(self) -> Any:
+        from livekit.agents.utils import http_context
+
+        self._url = os.environ.get("LIVEKIT_URL")
+        os.environ["LIVEKIT_URL"] = self.server.url
+        self.ctx._info.fake_job = False
+        self._http = http_context.open()
+        await self._http.__aenter__()
+        return self.ctx
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._http.__aexit__(*exc)
+        self.ctx._info.fake_job = True
+        if self._url is None:
+            os.environ.pop("LIVEKIT_URL", None)
+        else:
+            os.environ["LIVEKIT_URL"] = self._url
+
+
+class QuietRealtimeModel(llm.RealtimeModel):
+    """A realtime (speech-to-speech) model that never speaks: a `RealtimeModel` the SDK
+    starts, updates and closes like a real one, offline. It records the instructions and
+    tools it is given."""
+
+    def __init__(self, model: str = "openai/gpt-realtime") -> None:
+        super().__init__(
+            capabilities=llm.RealtimeCapabilities(
+                message_truncation=False,
+                turn_detection=True,
+                user_transcription=False,
+                auto_tool_reply_generation=False,
+                audio_output=True,
+                manual_function_calls=False,
+                mutable_chat_context=True,
+                mutable_instructions=True,
+                mutable_tools=True,
+            )
+        )
+        self._name = model
+        self.sessions: list[_QuietRealtimeSession] = []
+
+    @property
+    def model(self) -> str:
+        return self._name
+
+    def session(self, *, turn_detection_disabled: bool = False) -> llm.RealtimeSession:
+        s = _QuietRealtimeSession(self)
+        self.sessions.append(s)
+        return s
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _QuietRealtimeSession(llm.RealtimeSession):
+    def __init__(self, model: QuietRealtimeModel) -> None:
+        super().__init__(model)
+        self._chat_ctx = llm.ChatContext.empty()
+        self._tools = llm.ToolContext.empty()
+        self.instructions = ""
+
+    @property
+    def chat_ctx(self) -> llm.ChatContext:
+        return self._chat_ctx.copy()
+
+    @property
+    def tools(self) -> llm.ToolContext:
+        return self._tools.copy()
+
+    async def update_instructions(self, instructions: str) -> None:
+        self.instructions = instructions
+
+    async def update_chat_ctx(self, chat_ctx: llm.ChatContext) -> None:
+        self._chat_ctx = chat_ctx.copy()
+
+    async def update_tools(self, tools: list[llm.Tool]) -> None:
+        self._tools = llm.ToolContext(tools)
+
+    def update_options(self, *, tool_choice: Any = None) -> None:
+        return None
+
+    def push_audio(self, frame: Any) -> None:
+        return None
+
+    def push_video(self, frame: Any) -> None:
+        return None
+
+    def generate_reply(self, **_: Any) -> Any:
+        import asyncio
+
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut.set_exception(llm.RealtimeError("this model stays quiet"))
+        return fut
+
+    def commit_audio(self) -> None:
+        return None
+
+    def clear_audio(self) -> None:
+        return None
+
+    def interrupt(self) -> None:
+        return None
+
+    def truncate(self, **_: Any) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -14,11 +14,13 @@ from livekit.agents.testing import fake_job_context
 from lk_harness import (
     HERE,
     JsonLines,
+    LiveKitServerAPI,
     ScriptedLLM,
     TextOnlyAgent,
     change_attributes,
     fixture,
     join,
+    real_job,
 )
 
 from policy.livekit import PolicyCall, load_checked, start_gatekeeper
@@ -160,8 +162,8 @@ async def test_an_attribute_change_mid_call_reapplies_the_policy(json_logs: Json
     [event] = json_logs.events("policy.decision.changed")
     assert event["previous_rule"] == "acme-line"
     assert event["rule"] == "gold-callers"
-    assert event["changed"] == ["stt", "instructions", "tools"]
-    assert event["applied"] == ["stt", "instructions", "tools"]
+    assert event["changed"] == ["stt", "instructions", "tools", "transfer_to"]
+    assert event["applied"] == ["stt", "instructions", "tools", "transfer_to"]
     assert event["not_applied"] == []
     assert event["attributes"]["customer.tier"] == "******"
 
@@ -204,8 +206,7 @@ async def test_a_broken_edit_during_a_call_keeps_the_last_good_policy(
     assert reloaded["previous_revision"] == good
 
 
-async def test_transfer_to_human_uses_the_sip_transfer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIP_POLICY_TRANSFER_TO", "+15105550199")
+async def test_transfer_to_human_uses_the_sip_transfer() -> None:
     data = fixture("twilio-inbound-active")
     data["attributes"]["customer.tier"] = "gold"
     room = rtc.Room()
@@ -218,15 +219,18 @@ async def test_transfer_to_human_uses_the_sip_transfer(monkeypatch: pytest.Monke
         return ("transfer_to_human", {"reason": "asked for a person"})
 
     with fake_job_context(room=room) as ctx:
-        call = await PolicyCall.join(ctx, PolicyHolder.load(RULES), registry)
-        session = session_for(call, ScriptedLLM(script))
-        await call.start(session, call.build_agent(TextOnlyAgent), link_room=False, greet=False)
-        result = await session.run(user_input="a human please")
-        result.expect.next_event().is_function_call(name="transfer_to_human")
-        result.expect.next_event().is_function_call_output(
-            output="The caller has been transferred."
-        )
-        await session.aclose()
+        async with LiveKitServerAPI() as server, real_job(ctx, server):
+            call = await PolicyCall.join(ctx, PolicyHolder.load(RULES), registry)
+            session = session_for(call, ScriptedLLM(script))
+            await call.start(session, call.build_agent(TextOnlyAgent), link_room=False, greet=False)
+            result = await session.run(user_input="a human please")
+            result.expect.next_event().is_function_call(name="transfer_to_human")
+            result.expect.next_event().is_function_call_output(
+                output="The caller has been transferred."
+            )
+            await session.aclose()
+    [sent] = server.sent("TransferSIPParticipant")  # the request LiveKit really received
+    assert (sent.participant_identity, sent.transfer_to) == ("sip_+14155550123", "+15105550199")
 
 
 async def test_end_call_closes_the_session() -> None:
