@@ -32,3 +32,6 @@ PolicyHolder.watch
 PolicyHolder.reloads
 argparse.ArgumentParser().add_subparsers().required  # read by argparse
 re2.Options().log_errors  # read by re2
+PolicyCall.redecisions  # public counters (tests, metrics)
+PolicyCall.model_swaps
+PolicyHolder.failure  # public API

@@ -15,7 +15,7 @@ from livekit.agents import RunContext, function_tool, get_job_context
 
 from ..logs import get_logger
 from ..tools import ToolRegistry
-from . import current_call, participant_kind
+from .call import current_call, participant_kind
 
 ENV_TRANSFER_TO = "SIP_POLICY_TRANSFER_TO"
 

@@ -167,7 +167,7 @@ async def test_an_attribute_change_mid_call_reapplies_the_policy(json_logs: Json
 async def test_a_broken_edit_during_a_call_keeps_the_last_good_policy(
     rules_copy: Path, json_logs: JsonLines
 ) -> None:
-    holder = PolicyHolder.load(rules_copy)
+    holder = PolicyHolder.load(rules_copy, settle=0)
     good = holder.revision
     room = rtc.Room()
     caller = join(room, fixture("twilio-inbound-active"))
@@ -269,7 +269,7 @@ def test_the_gatekeeper_publishes_a_snapshot_job_processes_follow(
 ) -> None:
     snapshots = tmp_path / "snapshots"
     monkeypatch.setenv(ENV_SNAPSHOT_DIR, str(snapshots))
-    gate = start_gatekeeper(rules_copy, registry, interval=3600)
+    gate = start_gatekeeper(rules_copy, registry, interval=3600, settle=0)
     try:
         assert (snapshots / POINTER).exists()
         follower = PolicyHolder.follow(snapshots)
