@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from livekit.agents import AgentServer, JobContext, JobProcess
 
@@ -118,13 +120,27 @@ class PolicyServer(AgentServer):
     async def run(self, *, devmode: bool = False, unregistered: bool = False) -> None:
         install_stdlib_masking()  # livekit set up this process's logging before `run`
         if self.gatekeeper is None:
-            self.gatekeeper = start_gatekeeper(
-                self.rules, self.registry, interval=self.poll_interval, settle=self.settle
-            )
+            try:
+                self.gatekeeper = start_gatekeeper(
+                    self.rules, self.registry, interval=self.poll_interval, settle=self.settle
+                )
+            except SystemExit as stop:
+                _exit_now(str(stop.code))
         try:
             await super().run(devmode=devmode, unregistered=unregistered)
         finally:
             self.gatekeeper.stop()
+
+
+def _exit_now(message: str) -> NoReturn:
+    """Stop the worker before it starts anything. `run` is a task on livekit's event loop,
+    which logs an exception (and a `SystemExit` escapes as "never retrieved") instead of
+    exiting cleanly, so the diagnostics are printed and the process ends here, with code 1."""
+    get_logger().error("policy.start_refused", rendered=message)
+    logging.shutdown()
+    print(message, file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(1)
 
 
 def process_policy(
