@@ -181,16 +181,17 @@ class PolicyHolder:
         source = self._source()
         return ((str(source), 0, 0, ""), *fingerprint((source, *self._watched)))
 
-    def poll(self) -> bool:
-        """Check the files once; reload when they changed and have settled; deliver the
+    def poll(self, *, settle: float | None = None) -> bool:
+        """Check the files once; reload when they changed and have settled (`settle`
+        overrides the holder's interval: 0 checks the files as they are now); deliver the
         policy in force to `on_reload` when that is due (blocking: run it in a thread).
         True when a new policy was swapped in."""
         with self._lock:
-            swapped = self._reload()
+            swapped = self._reload(self._settle if settle is None else settle)
             self._deliver()
         return swapped
 
-    def _reload(self) -> bool:
+    def _reload(self, settle: float) -> bool:
         try:
             seen = self._fingerprint()
         except OSError:  # a snapshot pointer being replaced: next poll
@@ -201,7 +202,7 @@ class PolicyHolder:
         now = self._clock()
         if seen != self._candidate:
             self._candidate, self._candidate_at = seen, now
-        if now - self._candidate_at < self._settle:
+        if now - self._candidate_at < settle:
             return False  # still being written, or just written: wait until it is still
         if self._failure is not None and self._failure[0] == seen and now < self._retry.due:
             return False

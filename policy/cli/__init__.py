@@ -1,4 +1,4 @@
-"""`sip-policy check | test | explain | schema`: the rules, offline, in CI and on a laptop.
+"""`sip-policy check | test | explain | schema | watch`: the rules, offline, in CI and on a laptop.
 
 Results go to stdout, problems to stderr; colour only on a terminal; `--format json`
 wherever results are printed. Exit 0 when all is well, 1 on errors or failed cases, 2 on a
@@ -12,11 +12,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..watch import SETTLE
 from .check import cmd_check
 from .common import DEFAULT_RULES
 from .explain import cmd_explain
 from .schema import cmd_schema
 from .test import cmd_test
+from .watch import cmd_watch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the rules file")
     p.set_defaults(func=cmd_schema, format="json")
+
+    p = sub.add_parser(
+        "watch", help="re-check the rules on every save, as the worker would take them"
+    )
+    common(p)
+    p.add_argument(
+        "--interval", type=float, default=0.5, metavar="SECONDS", help="how often to look"
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE,
+        metavar="SECONDS",
+        help="how long the file must be still before it is checked (as in the worker)",
+    )
+    p.set_defaults(func=cmd_watch)
     return parser
 
 
