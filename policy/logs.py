@@ -44,6 +44,7 @@ CLEAR_KEYS = frozenset(
     {
         "rule",
         "previous_rule",
+        "kept_rule",
         "revision",
         "previous_revision",
         "sources",

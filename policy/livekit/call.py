@@ -21,6 +21,7 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext, llm, room_io
+from livekit.agents.utils import is_given
 from livekit.agents.voice import SpeechHandle
 
 from ..logs import changed_fields, get_logger, install_stdlib_masking, log_change, log_decision
@@ -436,32 +437,50 @@ class PolicyCall:
             tools = resolve_tools(self.registry, o.tools) if "tools" in live else None
         except Exception as exc:
             raise UpdateRefused(f"the new tools cannot be built: {exc}") from None
-        before = (agent.instructions, list(agent.tools), agent.stt, agent.llm, agent.tts)
+        before = (agent.instructions, list(agent.tools), *self._models_in_use(agent))
         try:
-            if models:
-                agent.update_options(**models)
-                self.model_swaps += 1
-                self._next_swap = time.monotonic() + self.model_swap_interval
             if tools is not None:
                 await agent.update_tools(tools)
             if "instructions" in live:
                 await agent.update_instructions(o.instructions)
+            if models:  # last: livekit checks a model swap whole before making it
+                agent.update_options(**models)
+                self.model_swaps += 1
+                self._next_swap = time.monotonic() + self.model_swap_interval
         except Exception as exc:
             await self._restore(agent, before, models)
             raise UpdateRefused(f"applying it failed ({exc}); the old set-up was kept") from None
         applied = [f for f in live if f not in MODEL_FIELDS or f in models]
         return applied, not_applied
 
+    def _models_in_use(self, agent: Agent) -> tuple[Any, Any, Any]:
+        """(stt, llm, tts) the agent runs with: its own, else the session's."""
+        session = self.session
+        return tuple(  # type: ignore[return-value]
+            value if is_given(value) or session is None else getattr(session, f)
+            for f, value in (("stt", agent.stt), ("llm", agent.llm), ("tts", agent.tts))
+        )
+
     async def _restore(self, agent: Agent, before: tuple[Any, ...], models: dict[str, Any]) -> None:
+        """Put the set-up of `before` back, step by step (one failing step stops none)."""
         instructions, tools, stt, llm_, tts = before
-        try:
-            if models:
-                old = {"stt": stt, "llm": llm_, "tts": tts}
-                agent.update_options(**{f: old[f] for f in models})
-            await agent.update_tools(tools)
-            await agent.update_instructions(instructions)
-        except Exception:
-            self._log.exception("policy.restore_failed", participant=self.identity)
+        old = {"stt": stt, "llm": llm_, "tts": tts}
+        steps: list[tuple[str, Any]] = [
+            ("tools", lambda: agent.update_tools(tools)),
+            ("instructions", lambda: agent.update_instructions(instructions)),
+            ("models", lambda: agent.update_options(**{f: old[f] for f in models})),
+        ]
+        for name, step in steps:
+            if name == "models" and not models:
+                continue
+            try:
+                result = step()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception as exc:
+                self._log.warning(
+                    "policy.restore_failed", field=name, participant=self.identity, error=str(exc)
+                )
 
 
 def current_call(session: AgentSession[Any]) -> PolicyCall | None:

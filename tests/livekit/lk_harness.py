@@ -145,3 +145,19 @@ class JsonLines(logging.Handler):
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         out = [json.loads(line) for line in self.lines]
         return [e for e in out if name is None or e.get("message") == name]
+
+
+def leave(room: rtc.Room, participant: rtc.RemoteParticipant) -> None:
+    """The participant leaves `room`, the way the server announces it."""
+    room._on_room_event(
+        room_pb2.RoomEvent(
+            participant_disconnected=room_pb2.ParticipantDisconnected(
+                participant_identity=participant.identity
+            )
+        )
+    )
+
+
+def disconnect(room: rtc.Room) -> None:
+    """The room's connection ends, the way the SDK reports it."""
+    room._on_room_event(room_pb2.RoomEvent(disconnected=room_pb2.Disconnected()))
