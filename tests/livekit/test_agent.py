@@ -202,31 +202,6 @@ async def test_a_broken_edit_during_a_call_keeps_the_last_good_policy(
     assert reloaded["previous_revision"] == good
 
 
-async def test_transfer_to_human_uses_the_sip_transfer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIP_POLICY_TRANSFER_TO", "+15105550199")
-    data = fixture("twilio-inbound-active")
-    data["attributes"]["customer.tier"] = "gold"
-    room = rtc.Room()
-    join(room, data)
-
-    def script(ctx: llm.ChatContext, tools: list[llm.Tool]) -> Any:
-        last = ctx.items[-1]
-        if last.type == "function_call_output":
-            return "Transferring you now."
-        return ("transfer_to_human", {"reason": "asked for a person"})
-
-    with fake_job_context(room=room) as ctx:
-        call = await PolicyCall.join(ctx, PolicyHolder.load(RULES), registry)
-        session = session_for(call, ScriptedLLM(script))
-        await call.start(session, call.build_agent(TextOnlyAgent), link_room=False, greet=False)
-        result = await session.run(user_input="a human please")
-        result.expect.next_event().is_function_call(name="transfer_to_human")
-        result.expect.next_event().is_function_call_output(
-            output="The caller has been transferred."
-        )
-        await session.aclose()
-
-
 async def test_end_call_closes_the_session() -> None:
     room = rtc.Room()
     join(room, fixture("web-participant"))
