@@ -42,6 +42,8 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/logs_bench.py
+	$(BIN)/python benchmarks/setup_bench.py
 
 fuzz: $(STAMP)
 	SIP_POLICY_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/hostile -k fuzz -q

@@ -109,21 +109,20 @@ MAX_REMEMBERED = 65536
 MIN_REMEMBERED = 4
 _remembered: dict[str, None] = {}
 _TOKEN = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"[^\W_]{%d,}" % MIN_REMEMBERED)
 
 
 def remember(attributes: Mapping[str, Any]) -> None:
     """Remember a participant's attribute values (all but `SAFE_TO_LOG` keys) so that free
     text repeating them is masked too: every word of four characters or more. Called for
-    every decision logged. Linear in the size of the values."""
+    every decision logged. Linear in the size of the values (the work is done in C)."""
     for key, value in attributes.items():
         if key in SAFE_TO_LOG or value is None:
             continue
         text = value if isinstance(value, str) else str(value)
-        for token in _TOKEN.findall(text):
-            if len(token) >= MIN_REMEMBERED:
-                _remembered[token] = None
+        _remembered.update(dict.fromkeys(_WORD.findall(text)))
     excess = len(_remembered) - MAX_REMEMBERED
-    if excess > 0:
+    if excess > 0:  # oldest out: as many as came in, never the whole set
         for token in list(itertools.islice(_remembered, excess)):
             del _remembered[token]
 
