@@ -109,7 +109,7 @@ MAX_REMEMBERED = 65536
 MIN_REMEMBERED = 4
 _remembered: dict[str, None] = {}
 _TOKEN = re.compile(r"[^\W_]+")
-_WORD = re.compile(rf"[^\\W_]{{{MIN_REMEMBERED},}}")
+_WORD = re.compile(rf"[^\W_]{{{MIN_REMEMBERED},}}")
 
 
 def remember(attributes: Mapping[str, Any]) -> None:
