@@ -49,7 +49,7 @@ fuzz: $(STAMP)
 	SIP_POLICY_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/hostile -k fuzz -q
 
 run-agent: $(STAMP)
-	$(BIN)/python agent_entry.py dev
+	$(BIN)/python -m livekit.agents start agent_entry.py --dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
