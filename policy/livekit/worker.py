@@ -130,6 +130,7 @@ class PolicyServer(AgentServer):
             await super().run(devmode=devmode, unregistered=unregistered)
         finally:
             self.gatekeeper.stop()
+            self.gatekeeper = None  # a later `run` checks the rules again
 
 
 def _exit_now(message: str) -> NoReturn:
