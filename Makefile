@@ -47,12 +47,14 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/logs_bench.py
+	$(BIN)/python benchmarks/setup_bench.py
 
 fuzz: $(STAMP)
 	SIP_POLICY_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/hostile -k fuzz -q
 
 run-agent: $(STAMP)
-	$(BIN)/python agent_entry.py dev
+	$(BIN)/python -m livekit.agents start agent_entry.py --dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

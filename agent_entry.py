@@ -1,45 +1,48 @@
 """A LiveKit voice agent whose STT, LLM, TTS, instructions, tools and greeting come from
 `rules.yaml`, decided per caller.
 
-    python agent_entry.py dev        # or: start, console, --help
-    SIP_POLICY_RULES=/etc/acme/rules.yaml python agent_entry.py start
+    python -m livekit.agents start agent_entry.py     # the launcher livekit-agents 1.8 recommends
+    lk agent ...                                      # the LiveKit CLI drives the same
+    python agent_entry.py dev                         # deprecated, still works: start, console
+    SIP_POLICY_RULES=/etc/acme/rules.yaml python -m livekit.agents start agent_entry.py
 
-LiveKit credentials the usual way: LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET.
-The logic lives in policy/livekit/__init__.py; the tools in policy/livekit/tools.py.
+Whatever starts it, `PolicyServer.run` checks the rules first: errors or unregistered tools
+stop the worker with every diagnostic and a non-zero exit. LiveKit credentials the usual way:
+LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET. The logic lives in policy/livekit/; the
+tools in policy/livekit/tools.py.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
+from livekit.agents import AgentSession, JobContext, JobProcess, cli
 
-from policy.livekit import PolicyCall, job_policy, process_policy, start_gatekeeper
+from policy.livekit import PolicyCall, PolicyServer, job_policy, process_policy
 from policy.livekit.tools import registry
 
 RULES = Path(os.environ.get("SIP_POLICY_RULES") or Path(__file__).with_name("rules.yaml"))
 
 
 def prewarm(proc: JobProcess) -> None:
-    process_policy(proc, RULES)  # load the rules before the first call reaches this process
+    """Load the rules before the first call reaches this process. A module-level function:
+    livekit-agents pickles `setup_fnc` for its job processes (a lambda cannot be)."""
+    process_policy(proc, RULES, registry)
 
 
-server = AgentServer(setup_fnc=prewarm)
+server = PolicyServer(RULES, registry, setup_fnc=prewarm)
 
 
 @server.rtc_session()
 async def entrypoint(ctx: JobContext) -> None:
-    holder = await job_policy(ctx, RULES)  # the newest valid rules
+    holder = await job_policy(ctx, RULES, registry)  # the newest valid rules
     call = await PolicyCall.join(ctx, holder, registry)  # wait for the caller, decide, log
+    if call is None:
+        return  # nobody came, or they left before the decision: the job has ended
     session: AgentSession = AgentSession(**call.session_kwargs())  # decided STT, LLM, TTS
     await call.start(session)  # instructions, tools, greeting; re-decides on attribute changes
 
 
 if __name__ == "__main__":
-    if not {"-h", "--help"} & set(sys.argv[1:]) and len(sys.argv) > 1:
-        # stop here, with every diagnostic, if the rules are invalid or name unknown tools;
-        # then watch them and hand each valid edit to new calls
-        start_gatekeeper(RULES, registry)
-    cli.run_app(server)
+    cli.run_app(server)  # deprecated launcher; the rules are checked in `server.run` all the same

@@ -47,3 +47,6 @@ Handler.log_message
 Handler.do_GET
 Handler.do_POST
 Handler.close_connection
+PolicyCall.redecisions  # public counters (tests, metrics)
+PolicyCall.model_swaps
+PolicyHolder.failure  # public API

@@ -34,6 +34,8 @@ class Code(StrEnum):
     CONFLICTING_KEYS = "conflicting-keys"
     DUPLICATE_KEY = "duplicate-key"
     DUPLICATE_RULE = "duplicate-rule"
+    EMPTY_RULES = "empty-rules"
+    EMPTY_WHEN = "empty-when"
     EXTENDS_CYCLE = "extends-cycle"
     FILE_TOO_LARGE = "file-too-large"
     FIXED_TIMEZONE = "fixed-timezone"

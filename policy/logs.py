@@ -10,11 +10,19 @@ Masking is on by default: phone numbers keep their first four digits and last tw
 turns masking off for local debugging. Control characters are always escaped, so a caller's
 value with a newline or an ANSI escape cannot forge a log line in any formatter.
 
+One path masks every line: structlog events through `mask_processor`, every stdlib record
+(livekit's included, with its traceback) through `MaskingFilter` on the handlers. Its cost is
+linear in the text whatever the number of callers seen: caller values are remembered as a
+set of word tokens and free text is masked token by token (one hash look-up each), never
+with a pattern built from the values. Every line is bounded: long strings end in a
+`…[+N chars]` marker, long mappings and lists in a `…` entry saying how many were left out.
+
 This module imports nothing from livekit.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -36,6 +44,7 @@ CLEAR_KEYS = frozenset(
     {
         "rule",
         "previous_rule",
+        "kept_rule",
         "revision",
         "previous_revision",
         "sources",
@@ -48,7 +57,6 @@ CLEAR_KEYS = frozenset(
         "variant",
         "would_match",
         "job_id",
-        "room",
         "tools",
         "file",
         "diagnostics",
@@ -95,55 +103,53 @@ def mask_phone(value: str) -> str:
     return f"{plus}{digits[:4]}{_STARS}{digits[-2:]}"
 
 
-#: Caller values seen by this process (header-mapped and other attribute values), masked
-#: wherever they reappear in free text: messages, extras, tracebacks. Bounded, oldest out.
-MAX_REMEMBERED = 4096
-MIN_REMEMBERED = 3
+#: Word tokens of caller values seen by this process (header-mapped and other attribute
+#: values), masked wherever they reappear in free text: messages, extras, tracebacks.
+#: A set, so masking costs one look-up per word of the text however many callers were seen.
+#: Bounded, oldest out.
+MAX_REMEMBERED = 65536
+MIN_REMEMBERED = 4
 _remembered: dict[str, None] = {}
-_remembered_re: re.Pattern[str] | None = None
-_PIECES = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_TOKEN = re.compile(r"[^\W_]+")
+_WORD = re.compile(rf"[^\W_]{{{MIN_REMEMBERED},}}")
 
 
 def remember(attributes: Mapping[str, Any]) -> None:
     """Remember a participant's attribute values (all but `SAFE_TO_LOG` keys) so that free
-    text repeating them is masked too. Called for every decision logged and every caller
-    the adapter reads; values shorter than three characters are left alone."""
-    global _remembered_re
-    changed = False
+    text repeating them is masked too: every word of four characters or more. Called for
+    every decision logged. Linear in the size of the values (the work is done in C)."""
     for key, value in attributes.items():
-        if key in SAFE_TO_LOG or not isinstance(value, str):
+        if key in SAFE_TO_LOG or value is None:
             continue
-        for piece in _PIECES.split(value):
-            piece = piece.strip()
-            if len(piece) >= MIN_REMEMBERED and piece not in _remembered:
-                _remembered[piece] = None
-                changed = True
-    while len(_remembered) > MAX_REMEMBERED:
-        del _remembered[next(iter(_remembered))]
-    if changed:
-        _remembered_re = None
+        text = value if isinstance(value, str) else str(value)
+        _remembered.update(dict.fromkeys(_WORD.findall(text)))
+    excess = len(_remembered) - MAX_REMEMBERED
+    if excess > 0:  # oldest out: as many as came in, never the whole set
+        for token in list(itertools.islice(_remembered, excess)):
+            del _remembered[token]
 
 
 def forget_all() -> None:
     """Drop every remembered value (tests; a long-lived process between tenants)."""
-    global _remembered_re
     _remembered.clear()
-    _remembered_re = None
 
 
-def _remembered_pattern() -> re.Pattern[str] | None:
-    global _remembered_re
-    if _remembered_re is None and _remembered:
-        words = sorted(_remembered, key=len, reverse=True)
-        _remembered_re = re.compile("|".join(map(re.escape, words)))
-    return _remembered_re
+#: Words joined by `-`, `.`, `@`, `:`, `/`, `_` or `+` (`ACME-778812`, `jo@acme.com`):
+#: masked whole when one of their words was remembered.
+_RUN = re.compile(r"[^\W_]+(?:[-.@:/_+][^\W_]+)*")
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if run in _remembered or any(w in _remembered for w in _TOKEN.findall(run)):
+        return _STARS
+    return run
 
 
 def mask_text(text: str) -> str:
-    """Free text with every phone-like number and every remembered caller value masked."""
+    """Free text with every phone-like number and every remembered caller word masked."""
     text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
-    pattern = _remembered_pattern()
-    return pattern.sub(_STARS, text) if pattern is not None else text
+    return _RUN.sub(_mask_run, text) if _remembered else text
 
 
 def mask_value(key: str, value: str) -> str:
@@ -165,14 +171,15 @@ class Clear(str):
 
 
 def mask_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Each value masked by its key; a value that is not text is masked as its text."""
     return {
-        k: str(v)
-        if isinstance(v, Clear)
-        else mask_value(k, v)
-        if isinstance(v, str)
-        else _mask_any(v)
+        str(k): str(v) if isinstance(v, Clear) else mask_value(str(k), _as_text(v))
         for k, v in attributes.items()
     }
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
 
 
 def declared_privacy(
@@ -222,21 +229,60 @@ def _escape_any(value: Any) -> Any:
 
 
 def clean_event(event: MutableMapping[str, Any], *, masked: bool | None = None) -> None:
-    """Mask (unless turned off) and escape an event dict in place."""
+    """Mask (unless turned off), escape and bound an event dict in place."""
     if masked is None:
         masked = masking_enabled()
     for key, value in list(event.items()):
-        if masked and key not in CLEAR_KEYS and key != "event":
+        if masked and key not in CLEAR_KEYS and key != "event" and key != "exc_info":
             if key in ATTRIBUTE_KEYS and isinstance(value, Mapping):
                 value = mask_attributes(value)
             else:
                 value = _mask_any(value)
-        event[key] = _escape_any(value)
+        limit = MAX_ATTRIBUTE if key in ATTRIBUTE_KEYS else MAX_TEXT
+        event[key] = _bound(_escape_any(value), limit)
+
+
+#: Bounds of one log line: each string (attribute keys and values are shorter), and the
+#: entries of each mapping or list. A caller with 10,000 headers makes one short line.
+MAX_TEXT = 4096
+MAX_ATTRIBUTE = 256
+MAX_ITEMS = 64
+MAX_TRACEBACK = 16384
+_MAX_DEPTH = 6
+
+
+def truncate(text: str, limit: int = MAX_TEXT) -> str:
+    """`text`, cut at `limit` characters with a marker saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[+{len(text) - limit} chars]"
+
+
+def _bound(value: Any, limit: int, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return truncate(value, limit)
+    if depth >= _MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        return truncate(str(value), limit)
+    if isinstance(value, Mapping):
+        out = {
+            truncate(str(k), limit): _bound(v, limit, depth + 1)
+            for k, v in itertools.islice(value.items(), MAX_ITEMS)
+        }
+        if len(value) > MAX_ITEMS:
+            out["…"] = f"+{len(value) - MAX_ITEMS} more"
+        return out
+    if isinstance(value, (list, tuple)):
+        items = [_bound(v, limit, depth + 1) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"…+{len(value) - MAX_ITEMS} more")
+        return items
+    return value
 
 
 # -- structlog -----------------------------------------------------------------------------
 
 _CLEAN_MARK = "_sip_policy_clean"
+_DONE_MARK = "_sip_policy_done"
 
 
 def mask_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -284,25 +330,22 @@ class MaskingFilter(logging.Filter):
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, _CLEAN_MARK, False):
+        if getattr(record, _DONE_MARK, False):
             return True
         masked = masking_enabled()
+        if not getattr(record, _CLEAN_MARK, False):  # structlog events are cleaned already
+            self._clean_message(record, masked)
+        self._clean_traceback(record, masked)
+        setattr(record, _DONE_MARK, True)
+        return True
+
+    def _clean_message(self, record: logging.LogRecord, masked: bool) -> None:
         try:
             message = record.getMessage()
         except Exception:
             message = str(record.msg)
-        record.msg = escape_control(mask_text(message) if masked else message)
+        record.msg = truncate(escape_control(mask_text(message) if masked else message))
         record.args = None
-        if record.exc_info:
-            if not record.exc_text:
-                record.exc_text = self._formatter.formatException(record.exc_info)
-            record.exc_info = None
-        if record.exc_text:
-            text = mask_text(record.exc_text) if masked else record.exc_text
-            record.exc_text = escape_control(text, keep_newlines=True)
-        if record.stack_info:
-            text = mask_text(record.stack_info) if masked else record.stack_info
-            record.stack_info = escape_control(text, keep_newlines=True)
         for key, value in list(record.__dict__.items()):
             if key in _RESERVED or key.startswith("_"):
                 continue
@@ -311,9 +354,19 @@ class MaskingFilter(logging.Filter):
                     value = mask_attributes(value)
                 else:
                     value = _mask_any(value)
-            record.__dict__[key] = _escape_any(value)
-        setattr(record, _CLEAN_MARK, True)
-        return True
+            limit = MAX_ATTRIBUTE if key in ATTRIBUTE_KEYS else MAX_TEXT
+            record.__dict__[key] = _bound(_escape_any(value), limit)
+
+    def _clean_traceback(self, record: logging.LogRecord, masked: bool) -> None:
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = self._formatter.formatException(record.exc_info)
+            record.exc_info = None
+        for attr in ("exc_text", "stack_info"):
+            text = getattr(record, attr)
+            if text:
+                text = escape_control(mask_text(text) if masked else text, keep_newlines=True)
+                setattr(record, attr, truncate(text, MAX_TRACEBACK))
 
 
 _FILTER = MaskingFilter()

@@ -322,6 +322,8 @@ def _pin(
         )
     )
     return False, None
+
+
 def _compare_call(key: str, want: Any, outcome: Any) -> list[str]:
     """`session`, `reject`, `transfer`: the keys the case gives must match (null: not set);
     `max_duration`: seconds, or a time such as "5m"."""

@@ -243,7 +243,7 @@ def test_an_action_in_defaults_is_refused_with_the_way_to_say_it() -> None:
     ]
     catch_all = policy.loads(
         "rules:\n  - name: known\n    when: {customer.tier: gold}\n"
-        "  - name: everyone-else\n    set:\n      reject: {}\n"
+        "  - name: everyone-else\n    when: {kind: sip}\n    set:\n      reject: {}\n"
     )
     assert catch_all.decide({"customer.tier": "gold"}, "sip").outcome.action is None
     assert catch_all.decide({}, "sip").outcome.action == "reject"

@@ -224,7 +224,7 @@ rules:
     # once, at the `turn_detection` the defaults set; the realtime `gold` callers are fine
     assert [(d.code, d.location.line) for d in warnings] == [("realtime-llm", 4)]
     assert "`openai/gpt-4.1-mini` is not one" in warnings[0].message
-    mixed = "defaults:\n  llm: openai/gpt-4.1-mini\nrules:\n  - name: vip\n    set: {llm: openai/gpt-realtime}\n"
+    mixed = "defaults:\n  llm: openai/gpt-4.1-mini\nrules:\n  - name: vip\n    when: {kind: sip}\n    set: {llm: openai/gpt-realtime}\n"
     assert not policy.loads(mixed).warnings  # mixing kinds is fine: the worker hands off
 
 

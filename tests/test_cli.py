@@ -66,7 +66,7 @@ def test_check_json(tmp_path: Path) -> None:
 def test_check_strict_fails_on_warnings(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(
-        "rules:\n  - name: all\n    when: {}\n  - name: never\n    when: {kind: sip}\n",
+        "rules:\n  - name: all\n    when: {kind: sip}\n  - name: never\n    when: {kind: sip}\n",
         encoding="utf-8",
     )
     assert run("check", str(rules)).returncode == 0

@@ -147,7 +147,8 @@ def when(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
 def rules(draw: st.DrawFn) -> list[dict[str, Any]]:
     out = []
     for i in range(draw(st.integers(0, 14))):
-        rule: dict[str, Any] = {"name": f"r{i}", "when": draw(when())}
+        # no conditions is refused (`empty-when`): a catch-all names every kind on purpose
+        rule: dict[str, Any] = {"name": f"r{i}", "when": draw(when()) or {"kind": list(KINDS)}}
         if draw(st.integers(0, 7)) == 0:
             rule["enabled"] = False
         out.append(rule)

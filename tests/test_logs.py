@@ -6,7 +6,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
@@ -223,3 +224,98 @@ def test_explain_hides_sensitive_values_unless_asked() -> None:
     assert shown["customer.tier"] == "platinum-plus"
     assert shown["x.note"] == "left-unchanged-note"
     assert shown_attributes(rules, SENSITIVE_CALLER, show_sensitive=True) == SENSITIVE_CALLER
+
+
+# -- issue 10: one masking path, cheap and bounded -----------------------------------------
+
+
+def test_a_room_named_after_the_caller_is_masked(stream: io.StringIO) -> None:
+    rules = policy.loads("defaults:\n  llm: openai/gpt-4.1-mini\n")
+    log_decision(rules.decide({}, "sip"), identity="sip_x", kind="sip", room="call-+14155550123")
+    [event] = lines(stream)
+    assert event["room"] == "call-+1415******23"
+    assert "14155550123" not in stream.getvalue()
+
+
+def test_tracebacks_of_our_own_exception_calls_are_masked(stream: io.StringIO) -> None:
+    try:
+        raise RuntimeError("apply failed for caller +14155550123")
+    except RuntimeError:
+        get_logger().exception("policy.reevaluate_failed", participant="sip_+14155550123")
+    [event] = lines(stream)
+    assert event["message"] == "policy.reevaluate_failed"
+    assert "RuntimeError: apply failed for caller +1415******23" in str(event["exc_info"])
+    assert "14155550123" not in stream.getvalue()
+
+
+def test_attribute_values_that_are_not_text_are_masked(stream: io.StringIO) -> None:
+    rules = policy.loads("defaults:\n  llm: openai/gpt-4.1-mini\n")
+    attrs: dict[str, object] = {"sip.phoneNumber": 14155550123, "x.account": 98765432, "x.n": None}
+    log_decision(rules.decide({}, "sip"), identity="w", kind="sip", attributes=attrs)  # type: ignore[arg-type]
+    [event] = lines(stream)
+    assert event["attributes"] == {
+        "sip.phoneNumber": "1415******23",
+        "x.account": "9876******32",
+        "x.n": "",
+    }
+    assert "98765432" not in stream.getvalue()
+
+
+def test_a_caller_with_ten_thousand_headers_makes_one_bounded_line(stream: io.StringIO) -> None:
+    from policy.logs import MAX_ITEMS
+
+    rules = policy.loads("defaults:\n  llm: openai/gpt-4.1-mini\n")
+    attrs = {f"sip.h.x-header-{i}": f"value {i} " * 4 for i in range(10_000)}
+    attrs["sip.h.x-long"] = "y" * 1_000_000
+    log_decision(rules.decide(attrs, "sip"), identity="w", kind="sip", attributes=attrs)
+    text = stream.getvalue()
+    assert len(text.splitlines()) == 1 and len(text) < 64 * 1024
+    [event] = lines(stream)
+    shown = event["attributes"]
+    assert isinstance(shown, dict) and len(shown) == MAX_ITEMS + 1
+    assert shown["…"] == f"+{10_001 - MAX_ITEMS} more"
+
+
+def test_a_long_message_ends_in_a_truncation_marker(stream: io.StringIO) -> None:
+    logging.getLogger("some.library").warning("x" * 100_000)
+    [event] = lines(stream)
+    assert str(event["message"]).endswith(f"…[+{100_000 - 4096} chars]")
+
+
+def _cpu(fn: Callable[[int], object], start: int, repeat: int = 5) -> float:
+    best = float("inf")
+    for n in range(start, start + repeat):
+        began = time.process_time()
+        fn(n)
+        best = min(best, time.process_time() - began)
+    return best
+
+
+def test_masking_costs_the_same_after_many_callers() -> None:
+    """CPU time with a generous factor: what one new caller's decision log costs must not
+    grow with the number of callers this process has seen (the old pattern was rebuilt from
+    every remembered value at each new caller)."""
+    from policy import logs
+
+    logs.forget_all()
+    rules = policy.loads("defaults:\n  llm: openai/gpt-4.1-mini\n")
+    line = "caller said: " + " ".join(f"word{i}" for i in range(2_000))
+    logging.getLogger("sip_policy.quiet").propagate = False
+
+    def header(n: int) -> dict[str, str]:  # about 60 KB, different for every caller
+        return {"sip.h.x-note": " ".join(f"c{n}v{i:05d}" for i in range(6_000))}
+
+    def new_caller(n: int) -> None:
+        attrs = header(n)
+        log = get_logger("sip_policy.quiet")
+        log_decision(rules.decide(attrs, "sip"), identity="w", kind="sip", attributes=attrs, logger=log)  # fmt: skip
+        mask_text(line)
+
+    try:
+        first = _cpu(new_caller, 0)
+        for n in range(100, 140):  # 40 more callers seen
+            logs.remember(header(n))
+        after = _cpu(new_caller, 1000)
+        assert after < 4 * first + 0.01
+    finally:
+        logs.forget_all()

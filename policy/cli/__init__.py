@@ -1,4 +1,5 @@
-"""`sip-policy check | test | explain | playground | schema`: the rules, offline, in CI and on a laptop.
+"""`sip-policy check | test | explain | diff | playground | schema | watch`: the rules, offline,
+in CI and on a laptop.
 
 Results go to stdout, problems to stderr; colour only on a terminal; `--format json`
 wherever results are printed. Exit 0 when all is well, 1 on errors or failed cases, 2 on a
@@ -19,6 +20,7 @@ from .explain import cmd_explain
 from .playground import cmd_playground, playground_arguments
 from .schema import cmd_schema
 from .test import cmd_test
+from .watch import cmd_watch, watch_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the rules file")
     p.set_defaults(func=cmd_schema, format="json")
+
+    p = sub.add_parser(
+        "watch", help="re-check the rules on every save, as the worker would take them"
+    )
+    common(p)
+    watch_arguments(p)
+    p.set_defaults(func=cmd_watch)
     return parser
 
 

@@ -117,8 +117,8 @@ def _refuse_action_in_defaults(c: Compiler, fields: OutcomeFields, path: Path_) 
                 f"would be {'refused' if key == 'reject' else 'transferred'}",
                 (*path, key),
                 key=True,
-                help=f"to {key} the callers no rule catches, add a last rule without `when:` "
-                f"that sets `{key}`",
+                help=f"to {key} the callers no rule catches, add a last rule that catches "
+                f"every caller on purpose (`when: {{kind: sip}}`) and sets `{key}`",
             )
 
 

@@ -22,6 +22,16 @@ Layers = list[tuple[str, dict[str, Any]]]
 
 def compile_rules(c: Compiler) -> None:
     raw_rules = c.doc.data.get("rules")
+    if not raw_rules and not set(c.doc.data) - {"version", "rules"}:
+        # an emptied or half-saved file would give every caller no models and no words
+        c.error(
+            Code.EMPTY_RULES,
+            "the rules file sets nothing (no rules, no `defaults:`), so every caller would "
+            "get no models, no instructions and no tools",
+            (),
+            help="write your rules under `rules:` (start from the sample rules.yaml)",
+        )
+        return
     if raw_rules is None:
         c.warning(
             Code.NO_RULES,
@@ -50,6 +60,8 @@ def compile_rule(c: Compiler, raw: Any, path: Path_) -> None:
     cond = compile_when(c, raw.get("when"), (*path, "when")) if isinstance(raw, dict) else None
     if rule is None:
         return
+    if raw.get("when") in (None, {}) and rule.table is None and rule.enabled:
+        empty_when(c, raw, path)  # the load fails; the rule's other problems still show
     line = c.doc.loc(path).line
     if rule.name in c.rule_lines:
         c.error(
@@ -109,4 +121,15 @@ def _add(c: Compiler, rule: Rule, cond: Cond, line: int, path: Path_, layers: La
             enabled=rule.enabled,
             path=path,
         )
+    )
+
+
+def empty_when(c: Compiler, raw: dict[str, Any], path: Path_) -> None:
+    """A rule without conditions would catch every caller, web visitors included: it is
+    what a half-saved file leaves, so a catch-all has to be written on purpose."""
+    c.error(
+        Code.EMPTY_WHEN,
+        f"rule `{c.rule_name}` has no conditions under `when:`, so it would match every caller",
+        (*path, "when") if "when" in raw else path,
+        help="write its conditions, or `when: {kind: sip}` to catch every phone caller on purpose",
     )

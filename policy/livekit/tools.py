@@ -8,14 +8,17 @@ your own. `transfer_to_human` sends the caller where the decision says: the rule
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from livekit.agents import RunContext, function_tool, get_job_context
+from livekit.agents import AgentSession, RunContext, function_tool, get_job_context, llm
+from livekit.agents.voice import SpeechHandle
+from livekit.agents.voice.events import SpeechCreatedEvent
 
 from ..logs import get_logger
 from ..tools import ToolRegistry
-from . import current_call, participant_kind
 from .actions import transfer
+from .call import current_call, participant_kind
 
 registry = ToolRegistry()
 _log = get_logger()
@@ -35,12 +38,59 @@ async def end_call(context: RunContext) -> str:
             job.add_shutdown_callback(lambda: _delete_room(job))
             job.shutdown(reason="end_call")
 
-    # the goodbye is spoken in this same turn: close the session once it is done
-    context.speech_handle.add_done_callback(lambda _: session.shutdown())
+    def on_turn_done(_: Any) -> None:
+        if replies_in_a_new_speech(session):
+            # a realtime model answers the tool in a speech of its own: say it, then close
+            _pending.add(asyncio.ensure_future(shutdown_after_next_speech(session)))
+        else:  # the goodbye is spoken in this same turn: close the session once it is done
+            session.shutdown()
+
+    context.speech_handle.add_done_callback(on_turn_done)
     session.once("close", on_close)
     call = current_call(session)
     _log.info("policy.tool.end_call", participant=call.identity if call else None)
     return "The call will end after your reply: say a short goodbye."
+
+
+_pending: set[asyncio.Future[None]] = set()
+#: How long to wait for a realtime model's goodbye to start before closing anyway.
+GOODBYE_TIMEOUT = 5.0
+
+
+def replies_in_a_new_speech(session: AgentSession[Any]) -> bool:
+    """True when the model answers a tool in a new speech (a realtime model that generates
+    its tool replies itself), as livekit-agents' own `EndCallTool` checks."""
+    try:
+        activity = session.current_agent._get_activity_or_raise()
+    except Exception:
+        return False
+    rt = activity.realtime_llm_session
+    return (
+        isinstance(activity.llm, llm.RealtimeModel)
+        and rt is not None
+        and bool(rt.capabilities.auto_tool_reply_generation)
+    )
+
+
+async def shutdown_after_next_speech(
+    session: AgentSession[Any], timeout: float = GOODBYE_TIMEOUT
+) -> None:
+    """Close `session` once the next speech (the goodbye) has been played out."""
+    created: asyncio.Future[SpeechHandle] = asyncio.get_running_loop().create_future()
+
+    def on_created(ev: SpeechCreatedEvent) -> None:
+        if not created.done():
+            created.set_result(ev.speech_handle)
+
+    session.on("speech_created", on_created)
+    try:
+        handle = await asyncio.wait_for(created, timeout)
+        await handle
+    except TimeoutError:
+        _log.warning("policy.tool.end_call_no_goodbye", waited=timeout)
+    finally:
+        session.off("speech_created", on_created)
+        session.shutdown()
 
 
 async def _delete_room(job: Any) -> None:

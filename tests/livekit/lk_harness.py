@@ -321,3 +321,19 @@ class _QuietRealtimeSession(llm.RealtimeSession):
 
     async def aclose(self) -> None:
         return None
+
+
+def leave(room: rtc.Room, participant: rtc.RemoteParticipant) -> None:
+    """The participant leaves `room`, the way the server announces it."""
+    room._on_room_event(
+        room_pb2.RoomEvent(
+            participant_disconnected=room_pb2.ParticipantDisconnected(
+                participant_identity=participant.identity
+            )
+        )
+    )
+
+
+def disconnect(room: rtc.Room) -> None:
+    """The room's connection ends, the way the SDK reports it."""
+    room._on_room_event(room_pb2.RoomEvent(disconnected=room_pb2.Disconnected()))
