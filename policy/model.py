@@ -162,11 +162,27 @@ class AttributeInfo(BaseModel):
 
     description: str | None = None
     phone: bool = Field(False, description="the value is a phone number: compare it in E.164")
+    max_length: int | None = Field(
+        None,
+        ge=1,
+        le=4000,
+        description="the most characters a `{{ placeholder }}` of this attribute puts into "
+        "instructions or a greeting (default 64: a caller-set header cannot smuggle a "
+        "paragraph of orders into the prompt)",
+    )
     sensitive: bool | None = Field(
         None,
         description="true: always masked in logs and hidden by `explain` unless asked; "
         "false: logged in clear (not caller data, e.g. a tier); unset: masked in logs",
     )
+
+
+class ToolInfo(BaseModel):
+    """A tool the worker registers, declared so `check` knows every name a rule may use."""
+
+    model_config = _STRICT
+
+    description: str | None = None
 
 
 class Settings(BaseModel):
@@ -210,6 +226,11 @@ class RulesFile(BaseModel):
     settings: Settings | None = None
     attributes: dict[str, AttributeInfo] | None = Field(
         None, description="your own attributes, declared for typo checks, placeholders and masking"
+    )
+    tools: dict[str, ToolInfo] | None = Field(
+        None,
+        description="the tools the worker registers: `check` refuses any other name, and the "
+        "worker refuses to start when one of these is not registered",
     )
     defaults: OutcomeFields | None = None
     profiles: dict[str, Profile] | None = None

@@ -23,6 +23,7 @@ from typing import Any
 from .errors import Code, Diagnostic, Location, Position
 from .parse.document import Document, Path_, YamlProblem, describe_scalar, parse
 from .runtime.engine import Policy
+from .runtime.schedule import ScheduleSource
 
 EXPECT_KEYS = (
     "rule",
@@ -266,6 +267,43 @@ def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
     return failures
 
 
+def _uses_schedule(cond: Any) -> bool:
+    """`cond` reads the time (a `during:`, `outside:` or `schedule.NAME` condition)."""
+    if isinstance(getattr(cond, "source", None), ScheduleSource):
+        return True
+    inner = getattr(cond, "conds", None) or (
+        (cond.inner,) if getattr(cond, "inner", None) is not None else ()
+    )
+    return any(_uses_schedule(c) for c in inner)
+
+
+def _warn_wall_clock(
+    policy: Policy, reference: Any, doc: Document, i: int, name: str, report: Report
+) -> None:
+    """A case without `at:` whose answer depends on the time: it passes on a weekday and
+    fails on Sunday. Say so, at the case."""
+    by_name = {r.name: r for r in policy.rules}
+    for step in reference.trace:
+        rule = by_name.get(step.rule)
+        failed_on_time = step.failed is not None and str(
+            getattr(step.failed, "attribute", "")
+        ).startswith("schedule.")
+        if rule is not None and (failed_on_time or (step.matched and _uses_schedule(rule.cond))):
+            report.diagnostics.append(
+                doc.diagnostic(
+                    Code.MISSING_TIME,
+                    f"case `{name}` has no `at:`, and rule `{rule.name}` depends on the time: "
+                    "the case uses the clock of the machine that runs it",
+                    ("cases", i),
+                    help='give the case a time, e.g. at: "2026-12-22T10:00" (a Tuesday morning)',
+                    severity="warning",
+                )
+            )
+            return
+        if step.matched:
+            return
+
+
 def run_cases(policy: Policy, files: list[Path]) -> Report:
     report = Report()
     reached: set[str] = set()
@@ -327,6 +365,8 @@ def run_cases(policy: Policy, files: list[Path]) -> Report:
             attrs, kind, now = inputs
             decision = policy.decide(attrs, kind, now=now)
             reference = policy.explain(attrs, kind, now=now)
+            if now is None:
+                _warn_wall_clock(policy, reference, doc, i, name, report)
             result = CaseResult(
                 name=name, location=Location(loc.file, loc.line, 0), rule=decision.rule
             )

@@ -34,11 +34,14 @@ def test_check_sample_is_clean() -> None:
     assert result.stderr == ""
 
 
-def test_check_the_ten_most_likely_mistakes_exact_text() -> None:
-    result = run("check", "tests/golden/mistakes.yaml")
+@pytest.mark.parametrize("name", sorted(p.stem for p in GOLDEN.glob("*.txt")))
+def test_check_strict_explains_each_likely_mistake_exact_text(name: str) -> None:
+    """tests/golden/NAME.yaml, checked with --strict: the exact text (problems on stderr,
+    then the summary line) is tests/golden/NAME.txt, and the check fails."""
+    result = run("check", "--strict", f"tests/golden/{name}.yaml")
     assert result.returncode == 1
-    assert result.stdout == ""
-    assert result.stderr == (GOLDEN / "mistakes.txt").read_text(encoding="utf-8")
+    expected = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+    assert result.stderr + result.stdout == expected
 
 
 def test_check_json(tmp_path: Path) -> None:

@@ -48,6 +48,13 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def summary(file: str, ok: bool, *counts: str, revision: str | None = None) -> str:
+    """The one summary line every command ends with: `FILE: ok|failed: COUNTS (revision R)`."""
+    verdict = "ok" if ok else "failed"
+    tail = f" (revision {revision})" if revision else ""
+    return f"{file}: {verdict}: {', '.join(counts)}{tail}"
+
+
 def print_diagnostics(diags: Sequence[Diagnostic], stream: TextIO) -> None:
     style = Style(stream)
     for d in diags:
@@ -71,7 +78,7 @@ def load_or_report(rules: str, fmt: str) -> Policy | None:
         print_diagnostics(exc.diagnostics, sys.stderr)
         errors = len(exc.errors)
         print(
-            f"{rules}: {plural(errors, 'error')}, {plural(len(exc.warnings), 'warning')}",
+            summary(rules, False, plural(errors, "error"), plural(len(exc.warnings), "warning")),
             file=sys.stderr,
         )
         return None
