@@ -5,6 +5,7 @@ by name, pydantic's configuration, livekit's entry points and the public API."""
 import argparse
 
 import re2
+import ruamel.yaml
 
 from agent_entry import entrypoint
 from policy.compile.expr import _Planner
@@ -32,3 +33,4 @@ PolicyHolder.watch
 PolicyHolder.reloads
 argparse.ArgumentParser().add_subparsers().required  # read by argparse
 re2.Options().log_errors  # read by re2
+ruamel.yaml.YAML().preserve_quotes  # read by ruamel.yaml (sip-policy fmt keeps quotes)

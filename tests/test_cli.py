@@ -99,7 +99,7 @@ def test_test_reports_failures_and_unreached_rules(tmp_path: Path) -> None:
     assert "FAIL  wrong on purpose  (rules.tests.yaml:5)" in result.stdout
     assert "expected rule `gold`, got no rule (defaults)" in result.stdout
     assert "never reached: web" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "1 passed, 1 failed"
+    assert result.stdout.strip().splitlines()[-1] == "rules.yaml: failed: 1 passed, 1 failed"
     as_json = json.loads(run("test", "--format", "json", cwd=tmp_path).stdout)
     assert (as_json["passed"], as_json["failed"], as_json["unreached"]) == (1, 1, ["web"])
 
@@ -217,3 +217,122 @@ def test_console_script_installed() -> None:
     )
     assert result.returncode == 0
     assert "check" in result.stdout and "explain" in result.stdout
+
+
+def test_version_and_help_with_an_example_and_a_doc() -> None:
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("sip-policy 0.")
+    for command in ("check", "test", "explain"):
+        text = run(command, "--help").stdout
+        assert f"example:\n  sip-policy {command}" in text
+        assert "more: docs/" in text
+
+
+def test_check_github_annotations() -> None:
+    result = run("check", "--strict", "--format", "github", "tests/golden/warnings.yaml")
+    assert result.returncode == 1
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(
+        "::warning file=tests/golden/warnings.yaml,line=5,col=26,title=placeholder-syntax::"
+        "`{name}` in instructions is not a placeholder here"
+    )
+
+
+def test_test_min_coverage_rounds_down(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n" + "".join(f"  - name: r{i}\n    when: {{x: '{i}'}}\n" for i in range(3)),
+        encoding="utf-8",
+    )
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n"
+        + "".join(
+            f"  - name: c{i}\n    attributes: {{x: '{i}'}}\n    expect: {{rule: r{i}}}\n"
+            for i in range(2)
+        ),
+        encoding="utf-8",
+    )
+    assert run("test", "--min-coverage", "66", cwd=tmp_path).returncode == 0
+    short = run("test", "--min-coverage", "67", cwd=tmp_path)
+    assert short.returncode == 1
+    assert "the cases reach 66% of the rules; --min-coverage asks for 67%" in short.stderr
+
+
+def test_pre_commit_hooks_run_check_and_test() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {h["id"]: h["entry"] for h in hooks} == {
+        "sip-policy-check": "sip-policy check --strict",
+        "sip-policy-test": "sip-policy test",
+    }
+
+
+def test_init_writes_a_starter_that_checks_and_tests_clean(tmp_path: Path) -> None:
+    result = run("init", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rules = (tmp_path / "rules.yaml").read_text(encoding="utf-8")
+    assert rules.count("\n#") >= 5  # commented for a newcomer
+    assert run("check", "--strict", cwd=tmp_path).returncode == 0
+    tested = run("test", "--min-coverage", "100", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert tested.stdout.splitlines()[-1] == "rules.yaml: ok: 3 passed, 0 failed"
+    assert run("fmt", "--check", cwd=tmp_path).returncode == 0
+    again = run("init", str(tmp_path))
+    assert again.returncode == 1 and "never overwrites" in again.stderr
+    assert (tmp_path / "rules.yaml").read_text(encoding="utf-8") == rules
+
+
+def test_fmt_indents_and_keeps_comments_quotes_and_order(tmp_path: Path) -> None:
+    messy = (
+        "rules:\n"
+        "- name: gold-line   # the gold line\n"
+        "  when:\n"
+        "      sip.trunkPhoneNumber:   '+15105550123'\n"
+        "  use: gold\n"
+        "# the set-ups\n"
+        "profiles:\n"
+        "    gold: {llm: openai/gpt-4.1}\n"
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(messy, encoding="utf-8")
+    check = run("fmt", "--check", cwd=tmp_path)
+    assert (check.returncode, check.stdout) == (
+        1,
+        "rules.yaml: failed: not formatted; run `sip-policy fmt rules.yaml`\n",
+    )
+    assert rules.read_text(encoding="utf-8") == messy
+    assert run("fmt", cwd=tmp_path).returncode == 0
+    assert rules.read_text(encoding="utf-8") == (
+        "rules:\n"
+        "  - name: gold-line # the gold line\n"
+        "    when:\n"
+        "      sip.trunkPhoneNumber: '+15105550123'\n"
+        "    use: gold\n"
+        "# the set-ups\n"
+        "profiles:\n"
+        "  gold: {llm: openai/gpt-4.1}\n"
+    )
+    assert run("check", cwd=tmp_path).returncode == 0
+    assert run("fmt", "--check", cwd=tmp_path).returncode == 0
+
+
+def test_junit_report(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - name: gold\n    when: {customer.tier: gold}\n", encoding="utf-8"
+    )
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n"
+        "  - name: gold\n    attributes: {customer.tier: gold}\n    expect: {rule: gold}\n"
+        "  - name: silver\n    attributes: {customer.tier: silver}\n    expect: {rule: gold}\n",
+        encoding="utf-8",
+    )
+    assert run("test", "--junit", "out.xml", cwd=tmp_path).returncode == 1
+    suite = ET.parse(tmp_path / "out.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    failed = [c for c in suite if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["silver"]
+    assert (
+        failed[0].find("failure").get("message") == "expected rule `gold`, got no rule (defaults)"
+    )  # type: ignore[union-attr]

@@ -50,7 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             indent=2,
         )
         print()
-    print_diagnostics(diagnostics, sys.stderr)
+    print_diagnostics(diagnostics, sys.stderr, args.format)
     if args.format != "json":
         print(
             summary(

@@ -55,7 +55,25 @@ def summary(file: str, ok: bool, *counts: str, revision: str | None = None) -> s
     return f"{file}: {verdict}: {', '.join(counts)}{tail}"
 
 
-def print_diagnostics(diags: Sequence[Diagnostic], stream: TextIO) -> None:
+def github_annotations(diags: Sequence[Diagnostic]) -> None:
+    """GitHub Actions workflow commands: each problem shown on its line of the pull request."""
+
+    def esc(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    for d in diags:
+        loc = d.location
+        where = f"file={esc(loc.file)}"
+        if loc.line > 0:
+            where += f",line={loc.line}" + (f",col={loc.column}" if loc.column > 0 else "")
+        text = d.message + (f" (help: {d.help})" if d.help else "")
+        print(f"::{d.severity} {where},title={d.code}::{esc(text)}")
+
+
+def print_diagnostics(diags: Sequence[Diagnostic], stream: TextIO, fmt: str = "text") -> None:
+    if fmt == "github":
+        github_annotations(diags)
+        return
     style = Style(stream)
     for d in diags:
         text = d.render()
@@ -75,7 +93,7 @@ def load_or_report(rules: str, fmt: str) -> Policy | None:
                 indent=2,
             )
             print()
-        print_diagnostics(exc.diagnostics, sys.stderr)
+        print_diagnostics(exc.diagnostics, sys.stderr, fmt)
         errors = len(exc.errors)
         print(
             summary(rules, False, plural(errors, "error"), plural(len(exc.warnings), "warning")),

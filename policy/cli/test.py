@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..testing import discover_cases, run_cases
-from .common import Style, load_or_report, plural, print_diagnostics
+from .common import Style, load_or_report, plural, print_diagnostics, summary
+from .junit import write_junit
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         return 1
     report = run_cases(policy, files)
     if report.diagnostics:
-        print_diagnostics(report.diagnostics, sys.stderr)
+        print_diagnostics(report.diagnostics, sys.stderr, args.format)
         if any(d.is_error for d in report.diagnostics):
             print(
                 f"{plural(len([d for d in report.diagnostics if d.is_error]), 'error')} "
@@ -51,5 +52,21 @@ def cmd_test(args: argparse.Namespace) -> int:
             f"coverage: {reached} of {total} rules reached by a case"
             + (f"; never reached: {', '.join(report.unreached)}" if report.unreached else "")
         )
-        print(f"{report.passed} passed, {report.failed} failed")
+        print(
+            summary(
+                args.rules, report.failed == 0, f"{report.passed} passed", f"{report.failed} failed"
+            )
+        )
+    if args.junit:
+        write_junit(report, Path(args.junit))
+    if args.min_coverage is not None:
+        total = len(policy.rules)
+        percent = (total - len(report.unreached)) * 100 // total if total else 100
+        if percent < args.min_coverage:
+            print(
+                f"error: the cases reach {percent}% of the rules; --min-coverage asks for "
+                f"{args.min_coverage}%: add cases for the rules never reached",
+                file=sys.stderr,
+            )
+            return 1
     return 0 if report.failed == 0 else 1
