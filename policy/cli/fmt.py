@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from ruamel.yaml import YAML
 
+
 def _yaml() -> YAML:
     y = YAML()
     y.preserve_quotes = True
