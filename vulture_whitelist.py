@@ -11,6 +11,7 @@ from agent_entry import entrypoint
 from policy.compile.expr import _Planner
 from policy.livekit import PolicyCall
 from policy.model import RulesFile, Schedule
+from policy.runtime.engine import Policy
 from policy.tools import ToolRegistry
 from policy.watch import PolicyHolder
 
@@ -34,3 +35,4 @@ PolicyHolder.reloads
 argparse.ArgumentParser().add_subparsers().required  # read by argparse
 re2.Options().log_errors  # read by re2
 ruamel.yaml.YAML().preserve_quotes  # read by ruamel.yaml (sip-policy fmt keeps quotes)
+Policy.rule_names  # public API (docs/reference.md)

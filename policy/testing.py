@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Code, Diagnostic, Location, Position
+from .errors import Code, Diagnostic, Location, Position, did_you_mean
 from .parse.document import Document, Path_, YamlProblem, describe_scalar, parse
 from .runtime.engine import Policy
 from .runtime.schedule import ScheduleSource
@@ -45,6 +45,8 @@ class CaseResult:
     location: Location
     rule: str | None
     failures: list[str] = field(default_factory=list)
+    #: the table row that decided, when `rule` is a table
+    row: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -57,6 +59,7 @@ class CaseResult:
             "line": self.location.line,
             "passed": self.passed,
             "rule": self.rule,
+            "row": self.row,
             "failures": self.failures,
         }
 
@@ -66,6 +69,8 @@ class Report:
     results: list[CaseResult] = field(default_factory=list)
     unreached: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: the rules a case can reach, a table counting as one
+    total: int = 0
 
     @property
     def passed(self) -> int:
@@ -239,12 +244,12 @@ def _case_inputs(
     return (attrs, str(kind), now) if ok else None
 
 
-def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
+def _compare(expect: dict[str, Any], decision: Any, table_rule: str | None) -> list[str]:
     failures = []
     outcome = decision.outcome
     for key, want in expect.items():
         if key == "rule":
-            if want != decision.rule:
+            if want != decision.rule and want != table_rule:
                 failures.append(
                     f"expected rule `{want}`, got "
                     + (f"`{decision.rule}`" if decision.rule else "no rule (defaults)")
@@ -304,80 +309,112 @@ def _warn_wall_clock(
             return
 
 
-def run_cases(policy: Policy, files: list[Path]) -> Report:
-    report = Report()
-    reached: set[str] = set()
+@dataclass
+class _Run:
+    """One run over the case files: the policy (None when the rules did not load: the cases
+    are still read, so every problem shows at once), and what it knows of rule names."""
+
+    policy: Policy | None
+    report: Report = field(default_factory=Report)
+    reached: set[str] = field(default_factory=set)
+    #: table row → its table rule
+    tables: dict[str, str] = field(default_factory=dict)
+    #: what a case can expect and coverage counts: a table is one rule
+    names: list[str] = field(default_factory=list)
+
+
+def run_cases(policy: Policy | None, files: list[Path]) -> Report:
+    """Run every case of `files`; with `policy` None, only report the files' own problems."""
+    run = _Run(policy)
+    if policy is not None:
+        run.tables = {r.name: r.table_rule for r in policy.rules if r.table_rule is not None}
+        run.names = list(dict.fromkeys(r.table_rule or r.name for r in policy.rules))
+    run.report.total = len(run.names)
     for file in files:
-        loaded = _load_cases(file, report)
+        loaded = _load_cases(file, run.report)
         if loaded is None:
             continue
         doc, cases = loaded
         for i, case in enumerate(cases):
-            loc = doc.loc(("cases", i))
-            if not isinstance(case, dict):
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.INVALID_VALUE, "each case is a mapping with `name:`", ("cases", i)
-                    )
-                )
-                continue
-            name = str(case.get("name", f"case {i + 1}"))
-            expect = case.get("expect")
-            if not isinstance(expect, dict) or not expect:
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.MISSING_KEY,
-                        f"case `{name}` has no `expect:`",
-                        ("cases", i),
-                        help="e.g. expect: {rule: spanish-line}",
-                    )
-                )
-                continue
-            bad = [k for k in expect if k not in EXPECT_KEYS]
-            for k in bad:
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.UNKNOWN_KEY,
-                        f"`{k}` is not something a case can expect",
-                        ("cases", i, "expect", k),
-                        key=True,
-                        help="expect: " + ", ".join(EXPECT_KEYS),
-                    )
-                )
-            if (
-                "rule" in expect
-                and expect["rule"] is not None
-                and expect["rule"] not in policy.rule_names()
-            ):
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.UNKNOWN_RULE,
-                        f"case `{name}` expects rule `{expect['rule']}`, "
-                        "which the rules file does not have",
-                        ("cases", i, "expect", "rule"),
-                        help="rules: " + ", ".join(policy.rule_names()),
-                    )
-                )
-                continue
-            inputs = _case_inputs(doc, file, i, case, report)
-            if inputs is None or bad:
-                continue
-            attrs, kind, now = inputs
-            decision = policy.decide(attrs, kind, now=now)
-            reference = policy.explain(attrs, kind, now=now)
-            if now is None:
-                _warn_wall_clock(policy, reference, doc, i, name, report)
-            result = CaseResult(
-                name=name, location=Location(loc.file, loc.line, 0), rule=decision.rule
+            _run_case(run, doc, file, i, case)
+    run.report.unreached = [n for n in run.names if n not in run.reached]
+    run.report.diagnostics.sort(key=Diagnostic.sort_key)
+    return run.report
+
+
+def _run_case(run: _Run, doc: Document, file: Path, i: int, case: Any) -> None:
+    report = run.report
+    if not isinstance(case, dict):
+        report.diagnostics.append(
+            doc.diagnostic(Code.INVALID_VALUE, "each case is a mapping with `name:`", ("cases", i))
+        )
+        return
+    name = str(case.get("name", f"case {i + 1}"))
+    expect = case.get("expect")
+    ok = _check_expect(run, doc, i, name, expect)
+    inputs = _case_inputs(doc, file, i, case, report)
+    if inputs is None or not ok or run.policy is None:
+        return
+    assert isinstance(expect, dict)
+    policy = run.policy
+    attrs, kind, now = inputs
+    decision = policy.decide(attrs, kind, now=now)
+    reference = policy.explain(attrs, kind, now=now)
+    if now is None:
+        _warn_wall_clock(policy, reference, doc, i, name, report)
+    loc = doc.loc(("cases", i))
+    result = CaseResult(name=name, location=Location(loc.file, loc.line, 0), rule=decision.rule)
+    if reference.rule != decision.rule:  # pragma: no cover - the engine's own guard
+        result.failures.append(
+            f"internal: indexed decision `{decision.rule}` differs from the scan "
+            f"`{reference.rule}`; please report this"
+        )
+    table_rule = run.tables.get(decision.rule or "")
+    result.failures += _compare(expect, decision, table_rule)
+    if table_rule is not None:
+        result.rule, result.row = table_rule, decision.rule
+    if decision.rule:
+        run.reached.add(table_rule or decision.rule)
+    report.results.append(result)
+
+
+def _check_expect(run: _Run, doc: Document, i: int, name: str, expect: Any) -> bool:
+    """`expect:` is there, asks for known things, and names a rule the file has."""
+    report = run.report
+    if not isinstance(expect, dict) or not expect:
+        report.diagnostics.append(
+            doc.diagnostic(
+                Code.MISSING_KEY,
+                f"case `{name}` has no `expect:`",
+                ("cases", i),
+                help="e.g. expect: {rule: spanish-line}",
             )
-            if reference.rule != decision.rule:  # pragma: no cover - the engine's own guard
-                result.failures.append(
-                    f"internal: indexed decision `{decision.rule}` differs from the scan "
-                    f"`{reference.rule}`; please report this"
+        )
+        return False
+    ok = True
+    for k in expect:
+        if k not in EXPECT_KEYS:
+            ok = False
+            report.diagnostics.append(
+                doc.diagnostic(
+                    Code.UNKNOWN_KEY,
+                    f"`{k}` is not something a case can expect",
+                    ("cases", i, "expect", k),
+                    key=True,
+                    help="expect: " + ", ".join(EXPECT_KEYS),
                 )
-            result.failures += _compare(expect, decision)
-            if decision.rule:
-                reached.add(decision.rule)
-            report.results.append(result)
-    report.unreached = [n for n in policy.rule_names() if n not in reached]
-    return report
+            )
+    want = expect.get("rule")
+    if run.policy is not None and want is not None and want not in run.names + list(run.tables):
+        ok = False
+        report.diagnostics.append(
+            doc.diagnostic(
+                Code.UNKNOWN_RULE,
+                f"case `{name}` expects rule `{want}`, which the rules file does not have",
+                ("cases", i, "expect", "rule"),
+                help=(f"{hint} " if (hint := did_you_mean(str(want), run.names)) else "")
+                + "rules: "
+                + ", ".join(run.names),
+            )
+        )
+    return ok

@@ -336,3 +336,73 @@ def test_junit_report(tmp_path: Path) -> None:
     assert (
         failed[0].find("failure").get("message") == "expected rule `gold`, got no rule (defaults)"
     )  # type: ignore[union-attr]
+
+
+def _table_policy(folder: Path) -> None:
+    (folder / "numbers.csv").write_text(
+        "sip.trunkPhoneNumber,use\n+15105550100,gold\n+15105550101,gold\n+15105550102,gold\n",
+        encoding="utf-8",
+    )
+    (folder / "rules.yaml").write_text(
+        "profiles: {gold: {llm: openai/gpt-4.1}}\n"
+        "rules:\n"
+        "  - name: vip\n    when: {customer.tier: gold}\n"
+        "  - name: hosted-numbers\n    table: numbers.csv\n    use: gold\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_table_is_one_rule_for_explain_coverage_and_expectations(tmp_path: Path) -> None:
+    _table_policy(tmp_path)
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n"
+        "  - name: any row\n    attributes: {sip.trunkPhoneNumber: '+15105550101'}\n"
+        "    expect: {rule: hosted-numbers}\n"
+        "  - name: that row\n    attributes: {sip.trunkPhoneNumber: '+15105550102'}\n"
+        "    expect: {rule: 'hosted-numbers:4'}\n",
+        encoding="utf-8",
+    )
+    tested = run("test", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert (
+        "PASS  any row  (rules.tests.yaml:2) → rule `hosted-numbers`, row `hosted-numbers:3`"
+        in (tested.stdout)
+    )
+    assert "coverage: 1 of 2 rules reached by a case; never reached: vip" in tested.stdout
+    explained = run(
+        "explain",
+        "--attr",
+        "sip.trunkPhoneNumber=+15105550101",
+        "--at",
+        "2026-12-22T10:00",
+        cwd=tmp_path,
+    ).stdout
+    assert "time: 2026-12-22T10:00:00 (--at)\n" in explained
+    assert "decision: rule `hosted-numbers`, row `hosted-numbers:3` (numbers.csv:3)" in explained
+    trace = explained.split("rules, in order:\n")[1].split("\n\n")[0].splitlines()
+    assert trace == [
+        "  no    vip (line 3): `customer.tier` is missing, expected `gold`",
+        "  MATCH hosted-numbers (numbers.csv, 3 rows): row `hosted-numbers:3` (numbers.csv:3) "
+        "matches; this rule decides",
+    ]
+    rows = run(
+        "explain", "--rows", "--attr", "sip.trunkPhoneNumber=+15105550101", cwd=tmp_path
+    ).stdout
+    assert rows.count("hosted-numbers:") >= 4 and "(numbers.csv, 3 rows)" not in rows
+    assert "(now, by this machine's clock; choose one with --at)" in rows
+
+
+def test_test_reports_rules_and_case_problems_at_once(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - name: a\n    when: {kind: sipp}\n", encoding="utf-8"
+    )
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n  - name: n\n    attributes: {x: 1}\n    expect: {rule: a}\n", encoding="utf-8"
+    )
+    result = run("test", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "rules.yaml:3:18: error[unknown-kind]" in result.stderr
+    assert "rules.tests.yaml:3:21: error[unquoted-value]: attribute `x`: `1` is read by YAML" in (
+        result.stderr
+    )
+    assert result.stderr.splitlines()[-1] == "rules.tests.yaml: failed: 1 error, 0 warnings"

@@ -14,8 +14,6 @@ from .junit import write_junit
 
 def cmd_test(args: argparse.Namespace) -> int:
     policy = load_or_report(args.rules, args.format)
-    if policy is None:
-        return 1
     files = [Path(p) for p in args.cases] if args.cases else discover_cases(Path(args.rules))
     if not files:
         print(
@@ -24,16 +22,19 @@ def cmd_test(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    # with rules that do not load, the cases are still read: every problem at once
     report = run_cases(policy, files)
     if report.diagnostics:
         print_diagnostics(report.diagnostics, sys.stderr, args.format)
-        if any(d.is_error for d in report.diagnostics):
-            print(
-                f"{plural(len([d for d in report.diagnostics if d.is_error]), 'error')} "
-                "in the test cases",
-                file=sys.stderr,
-            )
-            return 1
+    errors = [d for d in report.diagnostics if d.is_error]
+    if errors or policy is None:
+        warnings = len(report.diagnostics) - len(errors)
+        where = str(files[0]) if len(files) == 1 else "the test cases"
+        print(
+            summary(where, not errors, plural(len(errors), "error"), plural(warnings, "warning")),
+            file=sys.stderr,
+        )
+        return 1
     if args.format == "json":
         json.dump(report.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -42,10 +43,12 @@ def cmd_test(args: argparse.Namespace) -> int:
         for r in report.results:
             mark = s.green("PASS") if r.passed else s.red("FAIL")
             got = f"rule `{r.rule}`" if r.rule else "no rule (defaults)"
+            if r.row:
+                got += f", row `{r.row}`"
             print(f"{mark}  {r.name}  ({r.location}) → {got}")
             for f in r.failures:
                 print(f"        {f}")
-        total = len(policy.rules)
+        total = report.total
         reached = total - len(report.unreached)
         print()
         print(
@@ -60,7 +63,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if args.junit:
         write_junit(report, Path(args.junit))
     if args.min_coverage is not None:
-        total = len(policy.rules)
+        total = report.total
         percent = (total - len(report.unreached)) * 100 // total if total else 100
         if percent < args.min_coverage:
             print(

@@ -19,3 +19,6 @@ class CompiledRule:
     #: the table file a row came from (None: the rules file), and the rule's path in the rules
     file: str | None = None
     path: tuple[str | int, ...] = ()
+    #: the rule a table row belongs to (None for a rule of its own): explain, coverage and
+    #: test expectations treat a table as that one rule
+    table_rule: str | None = None
