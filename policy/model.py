@@ -251,6 +251,28 @@ def json_schema() -> dict[str, Any]:
     defs["When"] = WHEN_SCHEMA
     defs["Operators"] = OPERATORS_SCHEMA
     defs["NumberType"] = NUMBER_TYPE_SCHEMA
+    _no_null_wrappers(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sip-policy rules"
     return schema
+
+
+def _no_null_wrappers(node: Any) -> None:
+    """`anyOf: [{object...}, {type: null}]` (pydantic's optional mapping) → the object schema
+    itself. Under `anyOf` an editor can only say the whole section is wrong; without it, a
+    typo inside `profiles` or `schedules` is underlined at its own key."""
+    if isinstance(node, list):
+        for item in node:
+            _no_null_wrappers(item)
+        return
+    if not isinstance(node, dict):
+        return
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        if other.get("type") == "object" or "$ref" in other:
+            del node["anyOf"]
+            node.pop("default", None)
+            node.update(other)
+    for value in node.values():
+        _no_null_wrappers(value)

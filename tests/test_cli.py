@@ -406,3 +406,28 @@ def test_test_reports_rules_and_case_problems_at_once(tmp_path: Path) -> None:
         result.stderr
     )
     assert result.stderr.splitlines()[-1] == "rules.tests.yaml: failed: 1 error, 0 warnings"
+
+
+@pytest.mark.parametrize(
+    ("doc", "path", "key"),
+    [
+        ({"profiles": {"vip": {"sst": "a/b"}}, "rules": []}, ["profiles", "vip"], "sst"),
+        (
+            {"schedules": {"office": {"timezone": "UTC", "hours": {}, "holiday": []}}},
+            ["schedules", "office"],
+            "holiday",
+        ),
+        ({"tools": {"end_call": {"desc": "x"}}}, ["tools", "end_call"], "desc"),
+    ],
+)
+def test_schema_reports_a_typo_in_a_section_at_its_key(
+    doc: dict[str, object], path: list[str], key: str
+) -> None:
+    """Editors (yaml-language-server) underline where the schema puts the error: at the
+    mapping that holds the unknown key, not at the whole section."""
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "rules.schema.json").read_text(encoding="utf-8"))
+    (error,) = jsonschema.Draft202012Validator(schema).iter_errors(doc)
+    assert list(error.absolute_path) == path
+    assert error.validator == "additionalProperties" and f"'{key}' was unexpected" in error.message
