@@ -56,6 +56,8 @@ class Compiler:
     # -- sections, as the stages leave them --------------------------------------------------
     settings: Settings = field(default_factory=Settings)
     declared: dict[str, AttributeInfo] = field(default_factory=dict)
+    #: attribute name → the declared name it is a typo of (None: not a typo), computed once
+    typos: dict[str, str | None] = field(default_factory=dict)
     #: the `tools:` section (None when the file has none)
     declared_tools: dict[str, ToolInfo] | None = None
     #: every schedule named in the file; None for one that has problems of its own
@@ -237,10 +239,13 @@ class Compiler:
 
     def _declared_typo(self, name: str, where: Where, who: str | None) -> None:
         """`nw.vpi` when the file declares `nw.vip`: a typo of the file's own attribute."""
-        close = [d for d in self.declared if _is_typo(name, d)]
-        if not close:
+        if name not in self.typos:
+            self.typos[name] = next((d for d in self.declared if _is_typo(name, d)), None)
+        meant = self.typos[name]
+        if meant is None:
             return
-        line = self.doc.loc(("attributes", close[0]), key=True).line
+        close = [meant]
+        line = self.doc.loc(("attributes", meant), key=True).line
         self.error(
             Code.UNKNOWN_ATTRIBUTE,
             f"{who or f'rule `{self.rule_name}`'} uses attribute `{name}`, which the file "

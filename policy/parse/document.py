@@ -254,7 +254,9 @@ def decode(raw: bytes, file: str) -> str:
 
 
 #: A non-breaking space where YAML needs a plain one: after `key:`, after `-`, or indenting.
-_NBSP = re.compile(r"^[ \t]*(\u00a0)|^[ \t]*-(\u00a0)|^[^#'\"]*?:(\u00a0)")
+_NBSP = re.compile(
+    r"^[ \t]*(\u00a0)|^[ \t]*-(\u00a0)|^[ \t]*(?:-[ \t]+)?[^\s:#'\"{}\[\],]+:(\u00a0)"
+)
 
 
 def _check_spaces(doc: Document) -> None:
