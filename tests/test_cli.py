@@ -431,3 +431,18 @@ def test_schema_reports_a_typo_in_a_section_at_its_key(
     (error,) = jsonschema.Draft202012Validator(schema).iter_errors(doc)
     assert list(error.absolute_path) == path
     assert error.validator == "additionalProperties" and f"'{key}' was unexpected" in error.message
+
+
+def test_test_github_annotates_failed_cases(tmp_path: Path) -> None:
+    _table_policy(tmp_path)
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n  - name: nobody\n    attributes: {sip.trunkPhoneNumber: '+15105550199'}\n"
+        "    expect: {rule: hosted-numbers}\n",
+        encoding="utf-8",
+    )
+    result = run("test", "--format", "github", cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        "::error file=rules.tests.yaml,line=2::case `nobody` failed: expected rule "
+        "`hosted-numbers`, got no rule (defaults)"
+    ) in result.stdout.splitlines()

@@ -48,6 +48,9 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(f"{mark}  {r.name}  ({r.location}) → {got}")
             for f in r.failures:
                 print(f"        {f}")
+            if r.failures and args.format == "github":
+                text = f"case `{r.name}` failed: " + "; ".join(r.failures)
+                print(f"::error file={r.location.file},line={r.location.line}::{text}")
         total = report.total
         reached = total - len(report.unreached)
         print()
