@@ -222,7 +222,7 @@ def test_console_script_installed() -> None:
 def test_version_and_help_with_an_example_and_a_doc() -> None:
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("sip-policy 0.")
-    for command in ("check", "test", "explain"):
+    for command in ("check", "test", "explain", "init", "fmt", "schema"):
         text = run(command, "--help").stdout
         assert f"example:\n  sip-policy {command}" in text
         assert "more: docs/" in text
@@ -446,3 +446,17 @@ def test_test_github_annotates_failed_cases(tmp_path: Path) -> None:
         "::error file=rules.tests.yaml,line=2::case `nobody` failed: expected rule "
         "`hosted-numbers`, got no rule (defaults)"
     ) in result.stdout.splitlines()
+
+
+def test_help_links_point_at_real_sections() -> None:
+    import re
+
+    def slug(heading: str) -> str:  # GitHub's anchors
+        return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+    for command in ("check", "test", "explain", "init", "fmt", "schema"):
+        link = run(command, "--help").stdout.rsplit("more: ", 1)[1].strip()
+        page, _, anchor = link.partition("#")
+        text = (ROOT / page).read_text(encoding="utf-8")
+        headings = {slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+        assert not anchor or anchor in headings, (command, link)

@@ -56,7 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--check", action="store_true", help="change nothing; fail when not formatted")
     p.set_defaults(func=cmd_fmt)
-    p = sub.add_parser("schema", help="print the JSON Schema of the rules file")
+    p = _command(
+        sub,
+        "schema",
+        "print the JSON Schema of the rules file",
+        "sip-policy schema > rules.schema.json",
+        "docs/guide.md#completion-in-your-editor",
+        rules=False,
+        fmt=False,
+    )
     p.set_defaults(func=cmd_schema, format="json")
     return parser
 
