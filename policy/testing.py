@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Code, Diagnostic, Location, Position, did_you_mean
-from .parse.document import Document, Path_, YamlProblem, describe_scalar, parse
+from .parse.document import Document, Path_, YamlProblem, decode, describe_scalar, parse
 from .runtime.engine import Policy
 from .runtime.schedule import ScheduleSource
 
@@ -111,7 +111,7 @@ def discover_cases(rules: Path) -> list[Path]:
 
 def _load_cases(file: Path, report: Report) -> tuple[Document, list[Any]] | None:
     try:
-        doc = parse(file.read_text(encoding="utf-8"), str(file))
+        doc = parse(decode(file.read_bytes(), str(file)), str(file))
     except OSError as exc:
         report.diagnostics.append(
             Diagnostic.at(

@@ -460,3 +460,24 @@ def test_help_links_point_at_real_sections() -> None:
         text = (ROOT / page).read_text(encoding="utf-8")
         headings = {slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
         assert not anchor or anchor in headings, (command, link)
+
+
+def test_files_that_are_not_utf8_are_pointed_at(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "es.md").write_bytes(b"Hola.\nSe\xf1or.\n")
+    (tmp_path / "rules.yaml").write_text(
+        "defaults: {instructions_file: prompts/es.md}\nrules: []\n", encoding="utf-8"
+    )
+    checked = run("check", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert (
+        "rules.yaml:1:31: error[invalid-value]: the instructions file `prompts/es.md` is not "
+        "UTF-8 text: the byte 0xf1 at line 2, column 3 is not a UTF-8 character"
+    ) in checked.stderr
+    (tmp_path / "rules.yaml").write_text("defaults: {stt: a/b}\nrules: []\n", encoding="utf-8")
+    (tmp_path / "rules.tests.yaml").write_bytes(b"cases:\n  - name: caf\xe9\n")
+    tested = run("test", cwd=tmp_path)
+    assert tested.returncode == 1
+    assert tested.stderr.startswith(
+        "rules.tests.yaml:2:14: error[invalid-file]: the file is not UTF-8 text: the byte 0xe9"
+    )

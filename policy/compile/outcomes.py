@@ -93,8 +93,17 @@ def _read_text(c: Compiler, rel: str, path: Path_) -> str | None:
         return None
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        c.error(Code.INVALID_VALUE, f"the instructions file `{rel}` is not UTF-8 text", path)
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        c.error(
+            Code.INVALID_VALUE,
+            f"the instructions file `{rel}` is not UTF-8 text: the byte 0x{data[exc.start]:02x} "
+            f"at line {line}, column {column} is not a UTF-8 character",
+            path,
+            help="save that file as UTF-8 (in most editors: Save As, encoding UTF-8)",
+        )
         return None
 
 
