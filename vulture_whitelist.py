@@ -5,11 +5,13 @@ by name, pydantic's configuration, livekit's entry points and the public API."""
 import argparse
 
 import re2
+import ruamel.yaml
 
 from agent_entry import entrypoint
 from policy.compile.expr import _Planner
 from policy.livekit import PolicyCall
 from policy.model import RulesFile, Schedule
+from policy.runtime.engine import Policy
 from policy.tools import ToolRegistry
 from policy.watch import PolicyHolder
 
@@ -50,3 +52,5 @@ Handler.close_connection
 PolicyCall.redecisions  # public counters (tests, metrics)
 PolicyCall.model_swaps
 PolicyHolder.failure  # public API
+ruamel.yaml.YAML().preserve_quotes  # read by ruamel.yaml (sip-policy fmt keeps quotes)
+Policy.rule_names  # public API (docs/reference.md)

@@ -31,6 +31,7 @@ class Code(StrEnum):
     BAD_REGEX = "bad-regex"
     BAD_TOOL_NAME = "bad-tool-name"
     BAD_TRANSFER_TARGET = "bad-transfer-target"
+    CURLY_QUOTES = "curly-quotes"
     CONFLICTING_KEYS = "conflicting-keys"
     DUPLICATE_KEY = "duplicate-key"
     DUPLICATE_RULE = "duplicate-rule"
@@ -39,15 +40,19 @@ class Code(StrEnum):
     EXTENDS_CYCLE = "extends-cycle"
     FILE_TOO_LARGE = "file-too-large"
     FIXED_TIMEZONE = "fixed-timezone"
+    IMPOSSIBLE_CONDITION = "impossible-condition"
     INVALID_CONDITION = "invalid-condition"
     INVALID_FILE = "invalid-file"
     INVALID_KEY = "invalid-key"
     INVALID_VALUE = "invalid-value"
     MISSING_FILE = "missing-file"
+    MISPLACED_KEY = "misplaced-key"
     MISSING_KEY = "missing-key"
+    MISSING_TIME = "missing-time"
     NO_RULES = "no-rules"
     NOT_A_PHONE_NUMBER = "not-a-phone-number"
     REALTIME_LLM = "realtime-llm"
+    PLACEHOLDER_SYNTAX = "placeholder-syntax"
     TOO_DEEP = "too-deep"
     UNKNOWN_ATTRIBUTE = "unknown-attribute"
     UNKNOWN_COUNTRY = "unknown-country"
@@ -64,6 +69,7 @@ class Code(StrEnum):
     UNKNOWN_SCHEDULE = "unknown-schedule"
     UNKNOWN_TIMEZONE = "unknown-timezone"
     UNKNOWN_TOOL = "unknown-tool"
+    UNDECLARED_TOOLS = "undeclared-tools"
     UNKNOWN_TRUNK = "unknown-trunk"
     UNQUOTED_VALUE = "unquoted-value"
     UNREACHABLE_RULE = "unreachable-rule"
@@ -156,7 +162,8 @@ class Diagnostic:
         if snippet and self.source_line is not None and self.location.line > 0:
             num = str(self.location.line)
             pad = " " * len(num)
-            out.append(f" {num} | {self.source_line.rstrip()}")
+            shown = self.source_line.rstrip().replace("\x00", "\u2400")  # ␀, visible
+            out.append(f" {num} | {shown}")
             caret = " " * max(self.location.column - 1, 0) + "^" * max(self.span, 1)
             out.append(f" {pad} | {caret}")
         anchor = f"{DOCS_ERRORS}#{self.code}"

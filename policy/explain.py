@@ -87,6 +87,8 @@ def to_text(
     s: Palette | None = None,
     *,
     show_sensitive: bool = False,
+    at: str | None = None,
+    rows: bool = False,
 ) -> str:
     s = s or Palette()
     shown = shown_attributes(policy, attrs, show_sensitive=show_sensitive)
@@ -94,18 +96,24 @@ def to_text(
         f"caller: {kind} participant with {len(attrs)} attribute{'s' if len(attrs) != 1 else ''}"
     ]
     lines += [f"  {k} = {shown[k]}" for k in sorted(shown)]
+    if at is not None:
+        lines.append(f"time: {at}")
     if d.rule is not None:
         rule = next(r for r in policy.rules if r.name == d.rule)
         file = str(policy.path or "rules.yaml")
+        where = f"({rule.file or file}:{rule.line})"
         variant = f", variant `{d.variant}`" if d.variant is not None else ""
-        lines.append(
-            s.bold(f"decision: rule `{d.rule}` ({rule.file or file}:{rule.line}){variant}")
-        )
+        if rule.table_rule is not None:
+            decided = f"decision: rule `{rule.table_rule}`, row `{d.rule}` {where}{variant}"
+        else:
+            decided = f"decision: rule `{d.rule}` {where}{variant}"
+        lines.append(s.bold(decided))
     else:
         lines.append(s.bold("decision: no rule matched; the defaults apply"))
     lines.append(s.bold(_action_line(d)))
+    trace = _trace(d.trace, s) if rows else _folded(policy, d.trace, s)
     lines += ["", "outcome:", *_outcome(d, s), *_call_fields(d, s)]
-    lines += ["", "rules, in order:", *_trace(d.trace, s)]
+    lines += ["", "rules, in order:", *trace]
     lines += _would_match(d)
     if d.facts:
         lines += ["", "derived facts:"]
@@ -200,9 +208,8 @@ def _call_fields(d: Decision, s: Palette) -> list[str]:
     return lines
 
 
-def _trace(trace: tuple[TraceStep, ...], s: Palette) -> list[str]:
+def _trace(trace: tuple[TraceStep, ...], s: Palette, *, decided: bool = False) -> list[str]:
     lines: list[str] = []
-    decided = False
     for step in trace:
         where = f"{step.file}:{step.line}" if step.file else f"line {step.line}"
         if step.error is not None and step.error.startswith("shadow"):
@@ -224,6 +231,51 @@ def _trace(trace: tuple[TraceStep, ...], s: Palette) -> list[str]:
             if step.error:
                 why += f" ({step.error})"
             lines.append(f"  {s.red('no   ')} {step.rule} ({where}): {why}")
+    if not trace:
+        lines.append("  (the file has no rules)")
+    return lines
+
+
+def _folded(policy: Policy, trace: tuple[TraceStep, ...], s: Palette) -> list[str]:
+    """The trace with each table as one line (the row that matched, if any); `--rows`
+    lists the rows instead."""
+    tables = {r.name: r.table_rule for r in policy.rules if r.table_rule is not None}
+    lines: list[str] = []
+    decided = False
+    i = 0
+    while i < len(trace):
+        group = tables.get(trace[i].rule)
+        if group is None:
+            step_lines = _trace(trace[i : i + 1], s, decided=decided)
+            decided = decided or (trace[i].matched and trace[i].error != "disabled")
+            lines += step_lines
+            i += 1
+            continue
+        j = i
+        while j < len(trace) and tables.get(trace[j].rule) == group:
+            j += 1
+        steps = trace[i:j]
+        first = steps[0]
+        where = f"{first.file}, {len(steps)} row{'s' if len(steps) != 1 else ''}"
+        hit = next((t for t in steps if t.matched and t.error != "disabled"), None)
+        if all(t.error == "disabled" for t in steps):
+            lines.append(f"  {s.dim('off  ')} {group} ({where}): disabled (`enabled: false`)")
+        elif hit is not None and not decided:
+            decided = True
+            lines.append(
+                f"  {s.green('MATCH')} {group} ({where}): row `{hit.rule}` ({hit.file}:"
+                f"{hit.line}) matches; this rule decides"
+            )
+        elif hit is not None:
+            lines.append(
+                f"  {s.dim('also ')} {group} ({where}): row `{hit.rule}` would match too, but an "
+                "earlier rule decided"
+            )
+        else:
+            lines.append(
+                f"  {s.red('no   ')} {group} ({where}): no row matches (--rows shows each)"
+            )
+        i = j
     if not trace:
         lines.append("  (the file has no rules)")
     return lines

@@ -246,11 +246,27 @@ class AttributeInfo(BaseModel):
 
     description: str | None = None
     phone: bool = Field(False, description="the value is a phone number: compare it in E.164")
+    max_length: int | None = Field(
+        None,
+        ge=1,
+        le=4000,
+        description="the most characters a `{{ placeholder }}` of this attribute puts into "
+        "instructions or a greeting (default 64: a caller-set header cannot smuggle a "
+        "paragraph of orders into the prompt)",
+    )
     sensitive: bool | None = Field(
         None,
         description="true: always masked in logs and hidden by `explain` unless asked; "
         "false: logged in clear (not caller data, e.g. a tier); unset: masked in logs",
     )
+
+
+class ToolInfo(BaseModel):
+    """A tool the worker registers, declared so `check` knows every name a rule may use."""
+
+    model_config = _STRICT
+
+    description: str | None = None
 
 
 class Settings(BaseModel):
@@ -300,6 +316,11 @@ class RulesFile(BaseModel):
     attributes: dict[str, AttributeInfo] | None = Field(
         None, description="your own attributes, declared for typo checks, placeholders and masking"
     )
+    tools: dict[str, ToolInfo] | None = Field(
+        None,
+        description="the tools the worker registers: `check` refuses any other name, and the "
+        "worker refuses to start when one of these is not registered",
+    )
     defaults: OutcomeFields | None = None
     profiles: dict[str, Profile] | None = None
     schedules: dict[str, Schedule] | None = Field(
@@ -325,6 +346,28 @@ def json_schema() -> dict[str, Any]:
             "anyOf": [{"$ref": "#/$defs/Session"}, {"type": "null"}],
             "description": _SESSION_DESCRIPTION,
         }
+    _no_null_wrappers(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sip-policy rules"
     return schema
+
+
+def _no_null_wrappers(node: Any) -> None:
+    """`anyOf: [{object...}, {type: null}]` (pydantic's optional mapping) → the object schema
+    itself. Under `anyOf` an editor can only say the whole section is wrong; without it, a
+    typo inside `profiles` or `schedules` is underlined at its own key."""
+    if isinstance(node, list):
+        for item in node:
+            _no_null_wrappers(item)
+        return
+    if not isinstance(node, dict):
+        return
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        if other.get("type") == "object" or "$ref" in other:
+            del node["anyOf"]
+            node.pop("default", None)
+            node.update(other)
+    for value in node.values():
+        _no_null_wrappers(value)

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from .compile.control import DURATION
-from .errors import Code, Diagnostic, Location, Position
-from .parse.document import Document, Path_, YamlProblem, describe_scalar, parse
+from .errors import Code, Diagnostic, Location, Position, did_you_mean
+from .parse.document import Document, Path_, YamlProblem, decode, describe_scalar, parse
 from .runtime.engine import Policy
+from .runtime.schedule import ScheduleSource
 
 EXPECT_KEYS = (
     "rule",
@@ -70,6 +71,8 @@ class CaseResult:
     location: Location
     rule: str | None
     failures: list[str] = field(default_factory=list)
+    #: the table row that decided, when `rule` is a table
+    row: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -82,6 +85,7 @@ class CaseResult:
             "line": self.location.line,
             "passed": self.passed,
             "rule": self.rule,
+            "row": self.row,
             "failures": self.failures,
         }
 
@@ -91,6 +95,8 @@ class Report:
     results: list[CaseResult] = field(default_factory=list)
     unreached: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: the rules a case can reach, a table counting as one
+    total: int = 0
 
     @property
     def passed(self) -> int:
@@ -131,7 +137,7 @@ def discover_cases(rules: Path) -> list[Path]:
 
 def _load_cases(file: Path, report: Report) -> tuple[Document, list[Any]] | None:
     try:
-        doc = parse(file.read_text(encoding="utf-8"), str(file))
+        doc = parse(decode(file.read_bytes(), str(file)), str(file))
     except OSError as exc:
         report.diagnostics.append(
             Diagnostic.at(
@@ -264,12 +270,12 @@ def _case_inputs(
     return (attrs, str(kind), now) if ok else None
 
 
-def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
+def _compare(expect: dict[str, Any], decision: Any, table_rule: str | None) -> list[str]:
     failures = []
     outcome = decision.outcome
     for key, want in expect.items():
         if key == "rule":
-            if want != decision.rule:
+            if want != decision.rule and want != table_rule:
                 failures.append(
                     f"expected rule `{want}`, got "
                     + (f"`{decision.rule}`" if decision.rule else "no rule (defaults)")
@@ -285,15 +291,8 @@ def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
         elif key == "metadata":
             if dict(outcome.metadata) != want:
                 failures.append(f"expected metadata {want}, got {dict(outcome.metadata)}")
-        elif key == "variant":
-            if want != decision.variant:
-                shown = f"`{decision.variant}`" if decision.variant else "no variant"
-                failures.append(f"expected variant `{want}`, got {shown}")
-        elif key == "would_match":
-            wanted = [] if want is None else [want] if isinstance(want, str) else list(want)
-            got_names = [m.rule for m in decision.would_match]
-            if wanted != got_names:
-                failures.append(f"expected shadow rules {wanted} to match, got {got_names}")
+        elif key in ("variant", "would_match"):
+            failures += _compare_split(key, want, decision)
         elif key in ("session", "reject", "transfer", "max_duration"):
             failures += _compare_call(key, want, outcome)
         else:
@@ -301,6 +300,21 @@ def _compare(expect: dict[str, Any], decision: Any) -> list[str]:
             if got != want:
                 failures.append(f"expected {key} `{want}`, got `{got}`")
     return failures
+
+
+def _compare_split(key: str, want: Any, decision: Any) -> list[str]:
+    """`variant`: the variant of a `split:` rule; `would_match`: the shadow rules that would
+    have decided (a name, a list, or null/[] for none)."""
+    if key == "variant":
+        if want == decision.variant:
+            return []
+        shown = f"`{decision.variant}`" if decision.variant else "no variant"
+        return [f"expected variant `{want}`, got {shown}"]
+    wanted = [] if want is None else [want] if isinstance(want, str) else list(want)
+    got_names = [m.rule for m in decision.would_match]
+    return (
+        [] if wanted == got_names else [f"expected shadow rules {wanted} to match, got {got_names}"]
+    )
 
 
 def _pin(
@@ -362,85 +376,156 @@ def _seconds(value: Any) -> float | None:
     return float(h * 3600 + mins * 60 + s)
 
 
-def run_cases(policy: Policy, files: list[Path]) -> Report:
-    report = Report()
-    reached: set[str] = set()
+def _uses_schedule(cond: Any) -> bool:
+    """`cond` reads the time (a `during:`, `outside:` or `schedule.NAME` condition)."""
+    if isinstance(getattr(cond, "source", None), ScheduleSource):
+        return True
+    inner = getattr(cond, "conds", None) or (
+        (cond.inner,) if getattr(cond, "inner", None) is not None else ()
+    )
+    return any(_uses_schedule(c) for c in inner)
+
+
+def _warn_wall_clock(
+    policy: Policy, reference: Any, doc: Document, i: int, name: str, report: Report
+) -> None:
+    """A case without `at:` whose answer depends on the time: it passes on a weekday and
+    fails on Sunday. Say so, at the case."""
+    by_name = {r.name: r for r in policy.rules}
+    for step in reference.trace:
+        rule = by_name.get(step.rule)
+        failed_on_time = step.failed is not None and str(
+            getattr(step.failed, "attribute", "")
+        ).startswith("schedule.")
+        if rule is not None and (failed_on_time or (step.matched and _uses_schedule(rule.cond))):
+            report.diagnostics.append(
+                doc.diagnostic(
+                    Code.MISSING_TIME,
+                    f"case `{name}` has no `at:`, and rule `{rule.name}` depends on the time: "
+                    "the case uses the clock of the machine that runs it",
+                    ("cases", i),
+                    help='give the case a time, e.g. at: "2026-12-22T10:00" (a Tuesday morning)',
+                    severity="warning",
+                )
+            )
+            return
+        if step.matched:
+            return
+
+
+@dataclass
+class _Run:
+    """One run over the case files: the policy (None when the rules did not load: the cases
+    are still read, so every problem shows at once), and what it knows of rule names."""
+
+    policy: Policy | None
+    report: Report = field(default_factory=Report)
+    reached: set[str] = field(default_factory=set)
+    #: table row → its table rule
+    tables: dict[str, str] = field(default_factory=dict)
+    #: what a case can expect and coverage counts: a table is one rule
+    names: list[str] = field(default_factory=list)
+
+
+def run_cases(policy: Policy | None, files: list[Path]) -> Report:
+    """Run every case of `files`; with `policy` None, only report the files' own problems."""
+    run = _Run(policy)
+    if policy is not None:
+        run.tables = {r.name: r.table_rule for r in policy.rules if r.table_rule is not None}
+        run.names = list(dict.fromkeys(r.table_rule or r.name for r in policy.rules))
+    run.report.total = len(run.names)
     for file in files:
-        loaded = _load_cases(file, report)
+        loaded = _load_cases(file, run.report)
         if loaded is None:
             continue
         doc, cases = loaded
         for i, case in enumerate(cases):
-            loc = doc.loc(("cases", i))
-            if not isinstance(case, dict):
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.INVALID_VALUE, "each case is a mapping with `name:`", ("cases", i)
-                    )
-                )
-                continue
-            name = str(case.get("name", f"case {i + 1}"))
-            expect = case.get("expect")
-            if not isinstance(expect, dict) or not expect:
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.MISSING_KEY,
-                        f"case `{name}` has no `expect:`",
-                        ("cases", i),
-                        help="e.g. expect: {rule: spanish-line}",
-                    )
-                )
-                continue
-            bad = [k for k in expect if k not in EXPECT_KEYS]
-            for k in bad:
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.UNKNOWN_KEY,
-                        f"`{k}` is not something a case can expect",
-                        ("cases", i, "expect", k),
-                        key=True,
-                        help="expect: " + ", ".join(EXPECT_KEYS),
-                    )
-                )
-            if (
-                "rule" in expect
-                and expect["rule"] is not None
-                and expect["rule"] not in policy.rule_names()
-            ):
-                report.diagnostics.append(
-                    doc.diagnostic(
-                        Code.UNKNOWN_RULE,
-                        f"case `{name}` expects rule `{expect['rule']}`, "
-                        "which the rules file does not have",
-                        ("cases", i, "expect", "rule"),
-                        help="rules: " + ", ".join(policy.rule_names()),
-                    )
-                )
-                continue
-            inputs = _case_inputs(doc, file, i, case, report)
-            if inputs is None or bad:
-                continue
-            attrs, kind, now = inputs
-            ok, pin = _pin(doc, i, case, policy, report)
-            if not ok:
-                continue
-            decision = policy.decide(attrs, kind, now=now, variant=pin)
-            reference = policy.explain(attrs, kind, now=now, variant=pin)
-            result = CaseResult(
-                name=name, location=Location(loc.file, loc.line, 0), rule=decision.rule
+            _run_case(run, doc, file, i, case)
+    run.report.unreached = [n for n in run.names if n not in run.reached]
+    run.report.diagnostics.sort(key=Diagnostic.sort_key)
+    return run.report
+
+
+def _run_case(run: _Run, doc: Document, file: Path, i: int, case: Any) -> None:
+    report = run.report
+    if not isinstance(case, dict):
+        report.diagnostics.append(
+            doc.diagnostic(Code.INVALID_VALUE, "each case is a mapping with `name:`", ("cases", i))
+        )
+        return
+    name = str(case.get("name", f"case {i + 1}"))
+    expect = case.get("expect")
+    ok = _check_expect(run, doc, i, name, expect)
+    inputs = _case_inputs(doc, file, i, case, report)
+    if inputs is None or not ok or run.policy is None:
+        return
+    assert isinstance(expect, dict)
+    policy = run.policy
+    attrs, kind, now = inputs
+    ok, pin = _pin(doc, i, case, policy, report)
+    if not ok:
+        return
+    decision = policy.decide(attrs, kind, now=now, variant=pin)
+    reference = policy.explain(attrs, kind, now=now, variant=pin)
+    if now is None:
+        _warn_wall_clock(policy, reference, doc, i, name, report)
+    loc = doc.loc(("cases", i))
+    result = CaseResult(name=name, location=Location(loc.file, loc.line, 0), rule=decision.rule)
+    if reference.rule != decision.rule:  # pragma: no cover - the engine's own guard
+        result.failures.append(
+            f"internal: indexed decision `{decision.rule}` differs from the scan "
+            f"`{reference.rule}`; please report this"
+        )
+    table_rule = run.tables.get(decision.rule or "")
+    result.failures += _compare(expect, decision, table_rule)
+    if table_rule is not None:
+        result.rule, result.row = table_rule, decision.rule
+    if decision.rule:
+        run.reached.add(table_rule or decision.rule)
+    run.reached.update(m.rule for m in decision.would_match)  # a shadow rule reached
+    report.results.append(result)
+
+
+def _check_expect(run: _Run, doc: Document, i: int, name: str, expect: Any) -> bool:
+    """`expect:` is there, asks for known things, and names a rule the file has."""
+    report = run.report
+    if not isinstance(expect, dict) or not expect:
+        report.diagnostics.append(
+            doc.diagnostic(
+                Code.MISSING_KEY,
+                f"case `{name}` has no `expect:`",
+                ("cases", i),
+                help="e.g. expect: {rule: spanish-line}",
             )
-            if reference.rule != decision.rule:  # pragma: no cover - the engine's own guard
-                result.failures.append(
-                    f"internal: indexed decision `{decision.rule}` differs from the scan "
-                    f"`{reference.rule}`; please report this"
+        )
+        return False
+    ok = True
+    for k in expect:
+        if k not in EXPECT_KEYS:
+            ok = False
+            report.diagnostics.append(
+                doc.diagnostic(
+                    Code.UNKNOWN_KEY,
+                    f"`{k}` is not something a case can expect",
+                    ("cases", i, "expect", k),
+                    key=True,
+                    help="expect: " + ", ".join(EXPECT_KEYS),
                 )
-            result.failures += _compare(expect, decision)
-            if decision.rule:
-                reached.add(decision.rule)
-            reached.update(m.rule for m in decision.would_match)  # a shadow rule reached
-            report.results.append(result)
-    report.unreached = [n for n in policy.rule_names() if n not in reached]
-    return report
+            )
+    want = expect.get("rule")
+    if run.policy is not None and want is not None and want not in run.names + list(run.tables):
+        ok = False
+        report.diagnostics.append(
+            doc.diagnostic(
+                Code.UNKNOWN_RULE,
+                f"case `{name}` expects rule `{want}`, which the rules file does not have",
+                ("cases", i, "expect", "rule"),
+                help=(f"{hint} " if (hint := did_you_mean(str(want), run.names)) else "")
+                + "rules: "
+                + ", ".join(run.names),
+            )
+        )
+    return ok
 
 
 def case_callers(

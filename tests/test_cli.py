@@ -46,11 +46,14 @@ def test_check_sample_is_clean() -> None:
     assert result.stderr == ""
 
 
-def test_check_the_ten_most_likely_mistakes_exact_text() -> None:
-    result = run("check", "tests/golden/mistakes.yaml")
+@pytest.mark.parametrize("name", sorted(p.stem for p in GOLDEN.glob("*.txt")))
+def test_check_strict_explains_each_likely_mistake_exact_text(name: str) -> None:
+    """tests/golden/NAME.yaml, checked with --strict: the exact text (problems on stderr,
+    then the summary line) is tests/golden/NAME.txt, and the check fails."""
+    result = run("check", "--strict", f"tests/golden/{name}.yaml")
     assert result.returncode == 1
-    assert result.stdout == ""
-    assert result.stderr == (GOLDEN / "mistakes.txt").read_text(encoding="utf-8")
+    expected = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+    assert result.stderr + result.stdout == expected
 
 
 def test_check_json(tmp_path: Path) -> None:
@@ -108,7 +111,7 @@ def test_test_reports_failures_and_unreached_rules(tmp_path: Path) -> None:
     assert "FAIL  wrong on purpose  (rules.tests.yaml:5)" in result.stdout
     assert "expected rule `gold`, got no rule (defaults)" in result.stdout
     assert "never reached: web" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "1 passed, 1 failed"
+    assert result.stdout.strip().splitlines()[-1] == "rules.yaml: failed: 1 passed, 1 failed"
     as_json = json.loads(run("test", "--format", "json", cwd=tmp_path).stdout)
     assert (as_json["passed"], as_json["failed"], as_json["unreached"]) == (1, 1, ["web"])
 
@@ -236,3 +239,267 @@ def test_console_script_installed() -> None:
     )
     assert result.returncode == 0
     assert "check" in result.stdout and "explain" in result.stdout
+
+
+def test_version_and_help_with_an_example_and_a_doc() -> None:
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("sip-policy 0.")
+    for command in ("check", "test", "explain", "init", "fmt", "schema"):
+        text = run(command, "--help").stdout
+        assert f"example:\n  sip-policy {command}" in text
+        assert "more: docs/" in text
+
+
+def test_check_github_annotations() -> None:
+    result = run("check", "--strict", "--format", "github", "tests/golden/warnings.yaml")
+    assert result.returncode == 1
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(
+        "::warning file=tests/golden/warnings.yaml,line=5,col=26,title=placeholder-syntax::"
+        "`{name}` in instructions is not a placeholder here"
+    )
+
+
+def test_test_min_coverage_rounds_down(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n" + "".join(f"  - name: r{i}\n    when: {{x: '{i}'}}\n" for i in range(3)),
+        encoding="utf-8",
+    )
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n"
+        + "".join(
+            f"  - name: c{i}\n    attributes: {{x: '{i}'}}\n    expect: {{rule: r{i}}}\n"
+            for i in range(2)
+        ),
+        encoding="utf-8",
+    )
+    assert run("test", "--min-coverage", "66", cwd=tmp_path).returncode == 0
+    short = run("test", "--min-coverage", "67", cwd=tmp_path)
+    assert short.returncode == 1
+    assert "the cases reach 66% of the rules; --min-coverage asks for 67%" in short.stderr
+
+
+def test_pre_commit_hooks_run_check_and_test() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {h["id"]: h["entry"] for h in hooks} == {
+        "sip-policy-check": "sip-policy check --strict",
+        "sip-policy-test": "sip-policy test",
+    }
+
+
+def test_init_writes_a_starter_that_checks_and_tests_clean(tmp_path: Path) -> None:
+    result = run("init", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rules = (tmp_path / "rules.yaml").read_text(encoding="utf-8")
+    assert rules.count("\n#") >= 5  # commented for a newcomer
+    assert run("check", "--strict", cwd=tmp_path).returncode == 0
+    tested = run("test", "--min-coverage", "100", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert tested.stdout.splitlines()[-1] == "rules.yaml: ok: 3 passed, 0 failed"
+    assert run("fmt", "--check", cwd=tmp_path).returncode == 0
+    again = run("init", str(tmp_path))
+    assert again.returncode == 1 and "never overwrites" in again.stderr
+    assert (tmp_path / "rules.yaml").read_text(encoding="utf-8") == rules
+
+
+def test_fmt_indents_and_keeps_comments_quotes_and_order(tmp_path: Path) -> None:
+    messy = (
+        "rules:\n"
+        "- name: gold-line   # the gold line\n"
+        "  when:\n"
+        "      sip.trunkPhoneNumber:   '+15105550123'\n"
+        "  use: gold\n"
+        "# the set-ups\n"
+        "profiles:\n"
+        "    gold: {llm: openai/gpt-4.1}\n"
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(messy, encoding="utf-8")
+    check = run("fmt", "--check", cwd=tmp_path)
+    assert (check.returncode, check.stdout) == (
+        1,
+        "rules.yaml: failed: not formatted; run `sip-policy fmt rules.yaml`\n",
+    )
+    assert rules.read_text(encoding="utf-8") == messy
+    assert run("fmt", cwd=tmp_path).returncode == 0
+    assert rules.read_text(encoding="utf-8") == (
+        "rules:\n"
+        "  - name: gold-line # the gold line\n"
+        "    when:\n"
+        "      sip.trunkPhoneNumber: '+15105550123'\n"
+        "    use: gold\n"
+        "# the set-ups\n"
+        "profiles:\n"
+        "  gold: {llm: openai/gpt-4.1}\n"
+    )
+    assert run("check", cwd=tmp_path).returncode == 0
+    assert run("fmt", "--check", cwd=tmp_path).returncode == 0
+
+
+def test_junit_report(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - name: gold\n    when: {customer.tier: gold}\n", encoding="utf-8"
+    )
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n"
+        "  - name: gold\n    attributes: {customer.tier: gold}\n    expect: {rule: gold}\n"
+        "  - name: silver\n    attributes: {customer.tier: silver}\n    expect: {rule: gold}\n",
+        encoding="utf-8",
+    )
+    assert run("test", "--junit", "out.xml", cwd=tmp_path).returncode == 1
+    suite = ET.parse(tmp_path / "out.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    failed = [c for c in suite if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["silver"]
+    assert (
+        failed[0].find("failure").get("message") == "expected rule `gold`, got no rule (defaults)"
+    )  # type: ignore[union-attr]
+
+
+def _table_policy(folder: Path) -> None:
+    (folder / "numbers.csv").write_text(
+        "sip.trunkPhoneNumber,use\n+15105550100,gold\n+15105550101,gold\n+15105550102,gold\n",
+        encoding="utf-8",
+    )
+    (folder / "rules.yaml").write_text(
+        "profiles: {gold: {llm: openai/gpt-4.1}}\n"
+        "rules:\n"
+        "  - name: vip\n    when: {customer.tier: gold}\n"
+        "  - name: hosted-numbers\n    table: numbers.csv\n    use: gold\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_table_is_one_rule_for_explain_coverage_and_expectations(tmp_path: Path) -> None:
+    _table_policy(tmp_path)
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n"
+        "  - name: any row\n    attributes: {sip.trunkPhoneNumber: '+15105550101'}\n"
+        "    expect: {rule: hosted-numbers}\n"
+        "  - name: that row\n    attributes: {sip.trunkPhoneNumber: '+15105550102'}\n"
+        "    expect: {rule: 'hosted-numbers:4'}\n",
+        encoding="utf-8",
+    )
+    tested = run("test", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert (
+        "PASS  any row  (rules.tests.yaml:2) → rule `hosted-numbers`, row `hosted-numbers:3`"
+        in (tested.stdout)
+    )
+    assert "coverage: 1 of 2 rules reached by a case; never reached: vip" in tested.stdout
+    explained = run(
+        "explain",
+        "--attr",
+        "sip.trunkPhoneNumber=+15105550101",
+        "--at",
+        "2026-12-22T10:00",
+        cwd=tmp_path,
+    ).stdout
+    assert "time: 2026-12-22T10:00:00 (--at)\n" in explained
+    assert "decision: rule `hosted-numbers`, row `hosted-numbers:3` (numbers.csv:3)" in explained
+    trace = explained.split("rules, in order:\n")[1].split("\n\n")[0].splitlines()
+    assert trace == [
+        "  no    vip (line 3): `customer.tier` is missing, expected `gold`",
+        "  MATCH hosted-numbers (numbers.csv, 3 rows): row `hosted-numbers:3` (numbers.csv:3) "
+        "matches; this rule decides",
+    ]
+    rows = run(
+        "explain", "--rows", "--attr", "sip.trunkPhoneNumber=+15105550101", cwd=tmp_path
+    ).stdout
+    assert rows.count("hosted-numbers:") >= 4 and "(numbers.csv, 3 rows)" not in rows
+    assert "(now, by this machine's clock; choose one with --at)" in rows
+
+
+def test_test_reports_rules_and_case_problems_at_once(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - name: a\n    when: {kind: sipp}\n", encoding="utf-8"
+    )
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n  - name: n\n    attributes: {x: 1}\n    expect: {rule: a}\n", encoding="utf-8"
+    )
+    result = run("test", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "rules.yaml:3:18: error[unknown-kind]" in result.stderr
+    assert "rules.tests.yaml:3:21: error[unquoted-value]: attribute `x`: `1` is read by YAML" in (
+        result.stderr
+    )
+    assert result.stderr.splitlines()[-1] == "rules.tests.yaml: failed: 1 error, 0 warnings"
+
+
+@pytest.mark.parametrize(
+    ("doc", "path", "key"),
+    [
+        ({"profiles": {"vip": {"sst": "a/b"}}, "rules": []}, ["profiles", "vip"], "sst"),
+        (
+            {"schedules": {"office": {"timezone": "UTC", "hours": {}, "holiday": []}}},
+            ["schedules", "office"],
+            "holiday",
+        ),
+        ({"tools": {"end_call": {"desc": "x"}}}, ["tools", "end_call"], "desc"),
+    ],
+)
+def test_schema_reports_a_typo_in_a_section_at_its_key(
+    doc: dict[str, object], path: list[str], key: str
+) -> None:
+    """Editors (yaml-language-server) underline where the schema puts the error: at the
+    mapping that holds the unknown key, not at the whole section."""
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "rules.schema.json").read_text(encoding="utf-8"))
+    (error,) = jsonschema.Draft202012Validator(schema).iter_errors(doc)
+    assert list(error.absolute_path) == path
+    assert error.validator == "additionalProperties" and f"'{key}' was unexpected" in error.message
+
+
+def test_test_github_annotates_failed_cases(tmp_path: Path) -> None:
+    _table_policy(tmp_path)
+    (tmp_path / "rules.tests.yaml").write_text(
+        "cases:\n  - name: nobody\n    attributes: {sip.trunkPhoneNumber: '+15105550199'}\n"
+        "    expect: {rule: hosted-numbers}\n",
+        encoding="utf-8",
+    )
+    result = run("test", "--format", "github", cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        "::error file=rules.tests.yaml,line=2::case `nobody` failed: expected rule "
+        "`hosted-numbers`, got no rule (defaults)"
+    ) in result.stdout.splitlines()
+
+
+def test_help_links_point_at_real_sections() -> None:
+    import re
+
+    def slug(heading: str) -> str:  # GitHub's anchors
+        return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+    for command in ("check", "test", "explain", "init", "fmt", "schema"):
+        link = run(command, "--help").stdout.rsplit("more: ", 1)[1].strip()
+        page, _, anchor = link.partition("#")
+        text = (ROOT / page).read_text(encoding="utf-8")
+        headings = {slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+        assert not anchor or anchor in headings, (command, link)
+
+
+def test_files_that_are_not_utf8_are_pointed_at(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "es.md").write_bytes(b"Hola.\nSe\xf1or.\n")
+    (tmp_path / "rules.yaml").write_text(
+        "defaults: {instructions_file: prompts/es.md}\nrules: []\n", encoding="utf-8"
+    )
+    checked = run("check", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert (
+        "rules.yaml:1:31: error[invalid-value]: the instructions file `prompts/es.md` is not "
+        "UTF-8 text: the byte 0xf1 at line 2, column 3 is not a UTF-8 character"
+    ) in checked.stderr
+    (tmp_path / "rules.yaml").write_text("defaults: {stt: a/b}\nrules: []\n", encoding="utf-8")
+    (tmp_path / "rules.tests.yaml").write_bytes(b"cases:\n  - name: caf\xe9\n")
+    tested = run("test", cwd=tmp_path)
+    assert tested.returncode == 1
+    assert tested.stderr.startswith(
+        "rules.tests.yaml:2:14: error[invalid-file]: the file is not UTF-8 text: the byte 0xe9"
+    )

@@ -8,7 +8,7 @@ import os
 import sys
 
 from ..errors import Code, Diagnostic, Location, Position
-from .common import Style, load_or_report, plural, print_diagnostics
+from .common import load_or_report, plural, print_diagnostics, summary
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -16,7 +16,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if policy is None:
         return 1
     diagnostics = list(policy.warnings)
-    if args.tools:
+    if args.tools:  # the module says which tools exist: the `tools:` section is not needed
+        diagnostics = [d for d in diagnostics if d.code != Code.UNDECLARED_TOOLS]
         from ..tools import load_registry
 
         try:
@@ -50,13 +51,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             indent=2,
         )
         print()
-    print_diagnostics(diagnostics, sys.stderr)
+    print_diagnostics(diagnostics, sys.stderr, args.format)
     if args.format != "json":
-        style = Style(sys.stdout)
-        verdict = style.red("failed") if failed else style.green("ok")
         print(
-            f"{args.rules}: {verdict}: {plural(len(policy.rules), 'rule')}, "
-            f"{plural(len(errors), 'error')}, {plural(len(warnings), 'warning')} "
-            f"(revision {policy.revision})"
+            summary(
+                args.rules,
+                not failed,
+                plural(len(policy.rules), "rule"),
+                plural(len(errors), "error"),
+                plural(len(warnings), "warning"),
+                revision=policy.revision,
+            )
         )
     return 1 if failed else 0

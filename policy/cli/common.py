@@ -48,7 +48,32 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def print_diagnostics(diags: Sequence[Diagnostic], stream: TextIO) -> None:
+def summary(file: str, ok: bool, *counts: str, revision: str | None = None) -> str:
+    """The one summary line every command ends with: `FILE: ok|failed: COUNTS (revision R)`."""
+    verdict = "ok" if ok else "failed"
+    tail = f" (revision {revision})" if revision else ""
+    return f"{file}: {verdict}: {', '.join(counts)}{tail}"
+
+
+def github_annotations(diags: Sequence[Diagnostic]) -> None:
+    """GitHub Actions workflow commands: each problem shown on its line of the pull request."""
+
+    def esc(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    for d in diags:
+        loc = d.location
+        where = f"file={esc(loc.file)}"
+        if loc.line > 0:
+            where += f",line={loc.line}" + (f",col={loc.column}" if loc.column > 0 else "")
+        text = d.message + (f" (help: {d.help})" if d.help else "")
+        print(f"::{d.severity} {where},title={d.code}::{esc(text)}")
+
+
+def print_diagnostics(diags: Sequence[Diagnostic], stream: TextIO, fmt: str = "text") -> None:
+    if fmt == "github":
+        github_annotations(diags)
+        return
     style = Style(stream)
     for d in diags:
         text = d.render()
@@ -68,10 +93,10 @@ def load_or_report(rules: str, fmt: str) -> Policy | None:
                 indent=2,
             )
             print()
-        print_diagnostics(exc.diagnostics, sys.stderr)
+        print_diagnostics(exc.diagnostics, sys.stderr, fmt)
         errors = len(exc.errors)
         print(
-            f"{rules}: {plural(errors, 'error')}, {plural(len(exc.warnings), 'warning')}",
+            summary(rules, False, plural(errors, "error"), plural(len(exc.warnings), "warning")),
             file=sys.stderr,
         )
         return None

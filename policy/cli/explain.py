@@ -67,14 +67,24 @@ def cmd_explain(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if now is None:  # the clock, read once, so the time printed is the time decided at
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        at = f"{now.isoformat()} (now, by this machine's clock; choose one with --at)"
+    else:
+        at = f"{now.isoformat()} (--at)"
     decision = policy.explain(attrs, kind, now=now, variant=args.variant)
     show = bool(args.show_sensitive)
     if args.format == "json":
         out = to_json(decision, attrs, kind, policy, show_sensitive=show)
+        out["at"] = now.isoformat()
         json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
         print()
     else:
         s = Style(sys.stdout)
         palette = Palette(bold=s.bold, dim=s.dim, green=s.green, red=s.red)
-        print(to_text(policy, decision, attrs, kind, palette, show_sensitive=show))
+        print(
+            to_text(
+                policy, decision, attrs, kind, palette, show_sensitive=show, at=at, rows=args.rows
+            )
+        )
     return 0

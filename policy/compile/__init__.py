@@ -11,19 +11,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import Code, Diagnostic, Location, PolicyError
-from ..parse.document import Document, YamlProblem, parse
+from ..parse.document import Document, YamlProblem, decode, parse
 from ..runtime.engine import Policy
 from .outcomes import check_placeholders, compile_defaults, compile_profiles
 from .realtime import warn_realtime
 from .rules import compile_rules
 from .schedules import compile_schedules
-from .sections import check_top, compile_attributes, compile_settings
+from .sections import check_tools, check_top, compile_attributes, compile_settings, compile_tools
 from .state import Compiler
+from .typography import check_quotes
 from .unreachable import warn_unreachable
 from .vocabulary import VOCABULARY
 
@@ -32,14 +34,17 @@ Stage = Callable[[Compiler], None]
 #: The compile stages, in the order they run.
 STAGES: tuple[Stage, ...] = (
     check_top,  # a mapping, `version`, the top-level keys
+    check_quotes,  # values wrapped in curly quotes
     compile_settings,  # `settings:` (regions checked as countries)
     compile_attributes,  # `attributes:` declared by the file
+    compile_tools,  # `tools:` the worker registers
     compile_schedules,  # `schedules:`
     compile_defaults,  # `defaults:`, and the plan of callers no rule matches
     compile_profiles,  # `profiles:`, `extends` chains and cycles
     compile_rules,  # `rules:`: structure, `when`, outcome plans, table rows
     check_placeholders,  # every `{{ name }}` names something known
     warn_realtime,  # `turn_detection: realtime_llm` without a realtime LLM
+    check_tools,  # every tool named is declared under `tools:`
     warn_unreachable,  # rules an earlier rule always catches (when there are no errors)
 )
 
@@ -62,6 +67,7 @@ def compile_document(doc: Document, base_dir: Path, content_hash: str) -> Policy
         settings=c.settings,
         declared=c.declared,
         kinds=frozenset(c.kinds),
+        declared_tools=None if c.declared_tools is None else frozenset(c.declared_tools),
     )
 
 
@@ -103,18 +109,37 @@ def load(path: str | Path) -> Policy:
         raise PolicyError.single(
             Code.MISSING_FILE, f"the rules file `{p}` cannot be read: {exc.strerror}", where
         ) from None
+    too_large = _too_large(len(raw), where)
+    if too_large is not None:
+        raise too_large
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError.single(
-            Code.INVALID_FILE,
-            f"the rules file is not UTF-8 text (byte {exc.start})",
-            where,
-            help="save the file as UTF-8",
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+        text = decode(raw, str(path))
+    except YamlProblem as problem:
+        raise PolicyError(problem.diagnostics) from None
     return loads(text, file=str(path), base_dir=p.resolve().parent)
+
+
+#: Rules files load at about a second per MiB (tables many times faster): past this many
+#: MiB the load is refused with advice. `SIP_POLICY_MAX_RULES_MB` raises it.
+MAX_RULES_MB = 2.0
+
+
+def _too_large(size: int, where: Location) -> PolicyError | None:
+    try:
+        limit = float(os.environ.get("SIP_POLICY_MAX_RULES_MB", MAX_RULES_MB))
+    except ValueError:
+        limit = MAX_RULES_MB
+    if size <= limit * 1024 * 1024:
+        return None
+    return PolicyError.single(
+        Code.FILE_TOO_LARGE,
+        f"the rules file is {size / (1024 * 1024):.1f} MiB; files over {limit:g} MiB load "
+        "slowly (about a second per MiB) and are refused",
+        where,
+        help="move the per-number rules into a table file (`table: numbers.csv`, one row per "
+        "number), which loads many times faster; or raise the limit with "
+        "SIP_POLICY_MAX_RULES_MB",
+    )
 
 
 _gc_lock = threading.Lock()

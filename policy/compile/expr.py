@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
 import operator as op
+import tokenize
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -301,6 +304,31 @@ def _is_boolean(node: ast.AST) -> bool:
     )
 
 
+def _tokens(text: str) -> list[tokenize.TokenInfo]:
+    """The tokens of one line of expression, as far as Python can read them."""
+    out: list[tokenize.TokenInfo] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            out.append(tok)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass
+    return out
+
+
+def _check_lookalikes(tokens: list[tokenize.TokenInfo]) -> None:
+    """Python reads `ａttrs` (fullwidth) as `attrs`; a rules file must say what it means."""
+    for tok in tokens:
+        if tok.type == tokenize.NAME and not tok.string.isascii():
+            odd = next(ch for ch in tok.string if not ch.isascii())
+            plain = unicodedata.normalize("NFKC", tok.string)
+            raise ExprProblem(
+                f"`{tok.string}` is written with a lookalike letter `{odd}` "
+                f"(U+{ord(odd):04X}), not plain `{plain}`",
+                tok.start[1],
+                f"retype `{plain}` with plain letters; names in expressions are ASCII",
+            )
+
+
 def plan(source_text: str) -> Expr:
     """Parse, whitelist-check and plan an expression (raises `ExprProblem` to refuse it)."""
     source = source_text
@@ -312,11 +340,20 @@ def plan(source_text: str) -> Expr:
         )
     if "\n" in source.strip():
         source = " ".join(source.split("\n"))
+    tokens = _tokens(source.strip())
+    _check_lookalikes(tokens)
     try:
         with warnings.catch_warnings():  # `1in x` would print a SyntaxWarning to stderr
             warnings.simplefilter("ignore")
             tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
+        single = next((t for t in tokens if t.type == tokenize.OP and t.string == "="), None)
+        if single is not None:
+            raise ExprProblem(
+                "`=` gives a value; it does not compare",
+                single.start[1],
+                'to compare, write `==`, e.g. attrs["customer.tier"] == "gold"',
+            ) from None
         raise ExprProblem(
             f"the expression is not valid: {exc.msg}",
             max((exc.offset or 1) - 1, 0),

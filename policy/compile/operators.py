@@ -125,9 +125,23 @@ def _blank_escape(m: re.Match[str]) -> str:
     return m[0] if m[1] in "123456789k" else "__"
 
 
+#: `+`, `*` or `?` where nothing comes before it to repeat
+_BARE_REPEAT = re.compile(r"(?:^|[(|^])([+*?])")
+MAX_PATTERN = 1000
+
+
 def regex(c: Compiler, source: Source, arg: Any, path: Path_) -> Cond | None:
     pattern = c.text(arg, path, "`regex`")
     if pattern is None:
+        return None
+    if len(pattern) > MAX_PATTERN:
+        c.error(
+            Code.BAD_REGEX,
+            f"the pattern is {len(pattern):,} characters long; the limit is {MAX_PATTERN:,}",
+            path,
+            help="match lists of numbers with `one_of:` or `prefix:`, or put them in a table "
+            "file (`table:`); split the rest into several conditions under `any:`",
+        )
         return None
     try:
         options = re2.Options()
@@ -155,6 +169,14 @@ def _regex_refusal(pattern: str, exc: Exception) -> tuple[str, str]:
     reason = exc.args[0] if exc.args else exc
     if isinstance(reason, bytes):
         reason = reason.decode("utf-8", "replace")
+    bare = _BARE_REPEAT.search(unescaped)
+    if bare is not None and "repetition" in str(reason):
+        ch, at = bare.group(1), bare.start(1)
+        fixed = pattern[:at] + "\\" + pattern[at:]
+        return (
+            f"`{pattern}` has `{ch}` at position {at + 1} with nothing before it to repeat",
+            f"to match a plain `{ch}` (as in +1510), write `\\{ch}`: `{fixed}`",
+        )
     return (
         f"`{pattern}` is not a valid regular expression: {reason}",
         "rules use RE2 syntax; the whole value must match",

@@ -13,7 +13,7 @@ from ..errors import Code, did_you_mean
 from ..model import OutcomeFields, Profile
 from ..parse.document import Path_
 from ..runtime.facts import FACTS
-from ..runtime.outcome import Plan, Template
+from ..runtime.outcome import PLACEHOLDER_LIMIT, Plan, Template
 from ..runtime.sources import AttrSource, Source
 from .catalogue import check_model, model_names, split_model
 from .control import check_control, merge_session
@@ -22,6 +22,10 @@ from .structure import validate
 
 #: `{{ name }}` or `{{ name | fallback }}`
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
+#: `{name}` (one brace) or `%(name)s`: placeholders of other tools
+OTHER_PLACEHOLDER = re.compile(
+    r"(?<!\{)\{\s*([A-Za-z_][\w.\-]*)\s*\}(?!\})|%\(([A-Za-z_][\w.\-]*)\)[sdifr]"
+)
 MODEL_STRING = re.compile(
     r"^[a-z0-9][a-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(:[A-Za-z0-9_.\-]+)?$"
 )
@@ -98,13 +102,22 @@ def _read_text(c: Compiler, rel: str, path: Path_) -> str | None:
         return None
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        c.error(Code.INVALID_VALUE, f"the instructions file `{rel}` is not UTF-8 text", path)
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        c.error(
+            Code.INVALID_VALUE,
+            f"the instructions file `{rel}` is not UTF-8 text: the byte 0x{data[exc.start]:02x} "
+            f"at line {line}, column {column} is not a UTF-8 character",
+            path,
+            help="save that file as UTF-8 (in most editors: Save As, encoding UTF-8)",
+        )
         return None
 
 
 def _template(c: Compiler, text: str, path: Path_, what: str) -> Template:
-    parts: list[str | tuple[Source, str]] = []
+    parts: list[str | tuple[Source, str, int]] = []
     pos = 0
     for m in PLACEHOLDER.finditer(text):
         parts.append(text[pos : m.start()])
@@ -118,16 +131,36 @@ def _template(c: Compiler, text: str, path: Path_, what: str) -> Template:
             )
         else:
             c.placeholders.append((name, path, what))
-        parts.append((c.source(name), fallback))
+        info = c.declared.get(name)
+        limit = info.max_length if info is not None and info.max_length else PLACEHOLDER_LIMIT
+        parts.append((c.source(name), fallback, limit))
         pos = m.end()
     parts.append(text[pos:])
-    merged: list[str | tuple[Source, str]] = []
+    _check_other_syntax(c, text, path, what)
+    merged: list[str | tuple[Source, str, int]] = []
     for p in parts:
         if isinstance(p, str) and merged and isinstance(merged[-1], str):
             merged[-1] += p
         elif p != "":
             merged.append(p)
     return Template(tuple(merged))
+
+
+def _check_other_syntax(c: Compiler, text: str, path: Path_, what: str) -> None:
+    """`{name}` and `%(name)s` (Python's and other tools' placeholders) outside `{{ }}`:
+    sip-policy fills only `{{ name }}`, so callers would hear the braces."""
+    bare = PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), text)
+    for m in OTHER_PLACEHOLDER.finditer(bare):
+        name = m.group(1) or m.group(2)
+        line = text.count("\n", 0, m.start()) + 1
+        where = f" (line {line})" if "\n" in text else ""
+        c.warning(
+            Code.PLACEHOLDER_SYNTAX,
+            f"`{m.group(0)}` in {what}{where} is not a placeholder here: callers would hear "
+            "it as written",
+            c.within(path, text, m.start(), len(m.group(0))),
+            help=f"write `{{{{ {name} }}}}` to put the value of `{name}` there",
+        )
 
 
 def check_placeholders(c: Compiler) -> None:
@@ -204,6 +237,7 @@ def check_fields(c: Compiler, fields: OutcomeFields, path: Path_) -> dict[str, A
         out["greeting"] = (fields.greeting, (*path, "greeting"), "the greeting")
     if fields.tools is not None:
         for i, tool in enumerate(fields.tools):
+            c.tool_uses.append((tool, (*path, "tools", i)))
             if not TOOL_NAME.match(tool):
                 c.error(
                     Code.BAD_TOOL_NAME,

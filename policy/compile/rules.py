@@ -26,10 +26,11 @@ def compile_rules(c: Compiler) -> None:
         # an emptied or half-saved file would give every caller no models and no words
         c.error(
             Code.EMPTY_RULES,
-            "the rules file sets nothing (no rules, no `defaults:`), so every caller would "
-            "get no models, no instructions and no tools",
+            "the rules file sets nothing (no rules, no `defaults:`): the worker would answer "
+            "every call with no models, no instructions and no tools",
             (),
-            help="write your rules under `rules:` (start from the sample rules.yaml)",
+            help="run `sip-policy init` for a commented starter file, or write `defaults:` "
+            "and `rules:`",
         )
         return
     if raw_rules is None:

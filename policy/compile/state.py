@@ -7,6 +7,7 @@ Stages read the raw data of the file (`doc.data`) and the results of earlier sta
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import attributes as catalogue
-from ..errors import Code, Diagnostic, Position, Reporter, Severity, did_you_mean
-from ..model import AttributeInfo, Settings
+from ..errors import Code, Diagnostic, Location, Position, Reporter, Severity, did_you_mean
+from ..model import AttributeInfo, Settings, ToolInfo
 from ..parse.document import Document, Path_, describe_scalar
 from ..parse.table import Table
 from ..runtime.conditions import Cond
@@ -55,6 +56,10 @@ class Compiler:
     # -- sections, as the stages leave them --------------------------------------------------
     settings: Settings = field(default_factory=Settings)
     declared: dict[str, AttributeInfo] = field(default_factory=dict)
+    #: attribute name → the declared name it is a typo of (None: not a typo), computed once
+    typos: dict[str, str | None] = field(default_factory=dict)
+    #: the `tools:` section (None when the file has none)
+    declared_tools: dict[str, ToolInfo] | None = None
     #: every schedule named in the file; None for one that has problems of its own
     schedules: dict[str, Schedule | None] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +78,8 @@ class Compiler:
     kinds: set[str] = field(default_factory=set)
     templates: dict[Path_, Template] = field(default_factory=dict)
     placeholders: list[tuple[str, Path_, str]] = field(default_factory=list)
+    #: every tool name an outcome gives, with where
+    tool_uses: list[tuple[str, Path_]] = field(default_factory=list)
     tables: dict[str, Table] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     digests: dict[Path, bytes] = field(default_factory=dict)
@@ -94,11 +101,14 @@ class Compiler:
         try:
             data = file.read_bytes()
         except FileNotFoundError:
+            near = _near_file(self.base_dir, rel)
             self.error(
                 Code.MISSING_FILE,
                 f"{what} `{rel}` does not exist",
                 where,
-                help=f"create it beside the rules file (looked for {file})",
+                help=f"did you mean `{near}`? file names are case-sensitive on the server"
+                if near
+                else f"create it beside the rules file (looked for {file})",
             )
             return None
         except OSError as exc:
@@ -110,6 +120,19 @@ class Compiler:
     # -- reporting -----------------------------------------------------------------------
     def position(self, where: Where, *, key: bool = False) -> Position:
         return where if isinstance(where, Position) else self.doc.position(where, key=key)
+
+    def within(self, path: Path_, text: str, start: int, span: int) -> Where:
+        """Where `text[start:start + span]` stands, when `text` is the one-line value at
+        `path` as written; else `path` itself."""
+        scalar = self.doc.scalars.get(tuple(path))
+        if scalar is None or scalar.text != text or "\n" in text:
+            return path
+        loc = self.doc.loc(path)
+        line = self.doc.lines[loc.line - 1] if 0 < loc.line <= len(self.doc.lines) else ""
+        column = loc.column + (1 if scalar.quoted else 0) + start
+        if line[column - 1 : column - 1 + span] != text[start : start + span]:
+            return path
+        return Position(Location(self.doc.file, loc.line, column), line, span)
 
     def error(
         self,
@@ -210,4 +233,63 @@ class Compiler:
                     help=f"did you mean `{hint}`? if `{name}` is your own attribute, "
                     "declare it under `attributes:`",
                 )
+            elif name not in catalogue.KNOWN_KEYS and not name.startswith("schedule."):
+                self._declared_typo(name, where, who)
         return self.source(name)
+
+    def _declared_typo(self, name: str, where: Where, who: str | None) -> None:
+        """`nw.vpi` when the file declares `nw.vip`: a typo of the file's own attribute."""
+        if name not in self.typos:
+            self.typos[name] = next((d for d in self.declared if _is_typo(name, d)), None)
+        meant = self.typos[name]
+        if meant is None:
+            return
+        close = [meant]
+        line = self.doc.loc(("attributes", meant), key=True).line
+        self.error(
+            Code.UNKNOWN_ATTRIBUTE,
+            f"{who or f'rule `{self.rule_name}`'} uses attribute `{name}`, which the file "
+            "does not declare",
+            where,
+            key=True,
+            help=f"did you mean `{close[0]}` (declared at line {line})? if `{name}` is "
+            "another attribute, declare it under `attributes:` too",
+        )
+
+
+def _is_typo(word: str, declared: str) -> bool:
+    """`word` is `declared` with one or two letters wrong, swapped, missing or extra (and
+    not another name that shares a prefix: `customer.tier` is no typo of `customer.name`)."""
+    if len(declared) < 4 or abs(len(word) - len(declared)) > 2 or word == declared:
+        return False
+    limit = min(2, max(1, len(declared.rpartition(".")[2]) // 2))
+    return _distance(word, declared) <= limit
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits from `a` to `b`: insertions, deletions, substitutions, adjacent swaps."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def _near_file(base: Path, rel: str) -> str | None:
+    """A file beside `rel` whose name differs only by case or a letter or two (as written
+    relative to `base`), for "did you mean"."""
+    wanted = Path(rel)
+    folder = base / wanted.parent
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return None
+    same = [n for n in names if n.lower() == wanted.name.lower()]
+    close = same or difflib.get_close_matches(wanted.name, names, n=1, cutoff=0.8)
+    return (wanted.parent / close[0]).as_posix() if close else None

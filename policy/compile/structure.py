@@ -77,6 +77,8 @@ def _report(
         hint = did_you_mean(field_name, allowed)
         if value is None and not hint and (" " in field_name or "," in field_name or len(loc) > 2):
             hint = "if this is the rest of a text that contains `, ` or `: `, put the whole text in quotes;"
+        elif hint and len(loc) == 1 and hint[len("did you mean `") : -2] not in c.doc.key_at:
+            hint += f" (the rest of the file was checked as if it said `{hint[14:-2]}:`)"
         c.error(
             Code.UNKNOWN_KEY,
             f"`{field_name}` is not a known key here",
@@ -91,6 +93,16 @@ def _report(
             f"{_where(loc[:-1])} has no `{field_name}`",
             loc[:-1],
             help=f"add `{field_name}:`",
+        )
+    elif kind == "string_type" and field_name in ("use", "extends") and isinstance(value, list):
+        names = [str(v) for v in value]
+        first = names[0] if names else "support"
+        c.error(
+            Code.INVALID_VALUE,
+            f"`{field_name}` names one profile, not a list",
+            loc,
+            help=f"write `{field_name}: {first}`; to combine profiles, make one `extends` the "
+            f"other (profiles: {{{'-'.join(names) or 'both'}: {{extends: {first}, ...}}}})",
         )
     elif kind == "string_type":
         c.not_text(value, loc, f"`{field_name}`")

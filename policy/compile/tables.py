@@ -97,6 +97,7 @@ def expand_table(c: Compiler, rule: Rule, cond: Cond, path: Path_, own: list[Any
                 enabled=rule.enabled,
                 file=table.file,
                 path=path,
+                table_rule=rule.name,
             )
         )
     c.rule_lines.update(names)

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Code
-from ..runtime.conditions import Always, AnyOf, Cond, Equals, Prefix, Regex, top_conditions
+from ..runtime.conditions import All, Always, AnyOf, Cond, Equals, Prefix, Regex, top_conditions
 from ..runtime.expr import Expr
 from ..runtime.index import index_condition
 from ..runtime.rule import CompiledRule
-from ..runtime.sources import Source
+from ..runtime.sources import KindSource, Source
 from .state import Compiler, Where
 
 SHADOW_PAIR_BUDGET = 2_000_000
@@ -106,16 +106,82 @@ def warn_unreachable(c: Compiler) -> None:
             budget -= 1
             rule = enabled[p]
             if p not in reported and (
-                isinstance(earlier.cond, Always) or rule.cond.implies(earlier.cond)
+                isinstance(earlier.cond, Always) or rule.cond.implies(_for(rule, earlier))
             ):
                 reported.add(p)
                 _report(c, earlier, rule)
             if budget <= 0:
                 return
+    _warn_covered(c, enabled, candidates, reported)
 
 
-def _report(c: Compiler, earlier: CompiledRule, rule: CompiledRule) -> None:
+def _sip_only(cond: Cond) -> bool:
+    """LiveKit sets `sip.*` attributes on SIP participants only: a rule that needs one
+    meets SIP callers only."""
+    return any(
+        isinstance(t, Equals | Prefix)
+        and t.source is not None
+        and getattr(t.source, "name", "").startswith("sip.")
+        for t in top_conditions(cond)
+    )
+
+
+def _for(rule: CompiledRule, earlier: CompiledRule) -> Cond:
+    """`earlier`'s condition as `rule` meets it: `kind: sip` holds for a rule that needs a
+    `sip.*` attribute."""
+    tops = top_conditions(earlier.cond)
+    rest = [t for t in tops if not _is_kind_sip(t)]
+    if len(rest) == len(tops) or not rest or not _sip_only(rule.cond):
+        return earlier.cond
+    return rest[0] if len(rest) == 1 else All(rest)
+
+
+def _is_kind_sip(cond: Cond) -> bool:
+    return (
+        isinstance(cond, Equals) and isinstance(cond.source, KindSource) and cond.values == {"sip"}
+    )
+
+
+def _warn_covered(
+    c: Compiler, enabled: list[CompiledRule], candidates: _Candidates, reported: set[int]
+) -> None:
+    """A rule listing several values (`[+1510..., +1415...]`) that earlier rules (table rows,
+    often) catch one value each."""
+    for p, rule in enumerate(enabled):
+        tops = top_conditions(rule.cond)
+        first, others = tops[0], tops[1:]
+        if p in reported or not isinstance(first, Equals) or not 1 < len(first.values) <= 64:
+            continue
+        source = first.source
+        if source is None:
+            continue
+        catchers: list[CompiledRule] = []
+        for value in sorted(first.values):
+            one = Equals(source, (value,))
+            restricted = All([one, *others]) if others else one
+            found = next(
+                (
+                    enabled[q]
+                    for q in candidates.by_value.get((source, value), ())
+                    if q < p and restricted.implies(_for(rule, enabled[q]))
+                ),
+                None,
+            )
+            if found is None:
+                break
+            catchers.append(found)
+        else:
+            reported.add(p)
+            _report(c, catchers[-1], rule, others=[r.name for r in catchers[:-1]])
+
+
+def _report(
+    c: Compiler, earlier: CompiledRule, rule: CompiledRule, others: Sequence[str] = ()
+) -> None:
     where = f"{earlier.file}:{earlier.line}" if earlier.file else f"line {earlier.line}"
+    if others:
+        names = ", ".join(f"`{n}`" for n in dict.fromkeys(others))
+        where += f", with {names} for its other values"
     table = c.tables.get(rule.file) if rule.file else None
     at: Where = (
         table.position(rule.line) if table is not None else (rule.path or ("rules", rule.index))

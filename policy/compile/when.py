@@ -8,11 +8,16 @@ from typing import Any
 
 from .. import attributes as catalogue
 from ..errors import Code, did_you_mean
+from ..model import OUTCOME_KEYS, Rule
 from ..parse.document import Path_
 from ..runtime.conditions import All, Always, AnyOf, Cond, Equals, Not
 from ..runtime.sources import KindSource
+from .contradictions import conflict
 from .operators import literals
 from .state import Compiler, KeywordFn
+
+#: Keys of a rule or an outcome: indented one level too far, they land under `when:`.
+RULE_KEYS = frozenset({*Rule.model_fields, *OUTCOME_KEYS} - {"when"})
 
 
 def compile_when(c: Compiler, spec: Any, path: Path_) -> Cond | None:
@@ -36,6 +41,16 @@ def compile_when(c: Compiler, spec: Any, path: Path_) -> Cond | None:
         keyword = keywords.get(key)
         if keyword is not None:
             conds.append(keyword(c, value, kpath))
+        elif key in RULE_KEYS and key not in c.declared:
+            c.error(
+                Code.MISPLACED_KEY,
+                f"`{key}` is indented under `when:`, so it would be a condition on an "
+                f"attribute named `{key}`",
+                kpath,
+                key=True,
+                help=f"move `{key}:` left to line up with `when:`; it belongs to the rule",
+            )
+            conds.append(None)
         else:
             conds.append(attribute_condition(c, key, value, kpath))
     return _all(conds)
@@ -65,11 +80,15 @@ def attribute_condition(c: Compiler, name: str, value: Any, path: Path_) -> Cond
         )
         return None
     conds: list[Cond | None] = []
+    named: list[tuple[str, Cond]] = []
     for op, arg in value.items():
         opath = (*path, op)
         fn = operators.get(op)
         if fn is not None:
-            conds.append(fn(c, source, arg, opath))
+            cond = fn(c, source, arg, opath)
+            conds.append(cond)
+            if cond is not None:
+                named.append((op, cond))
             continue
         alias = c.vocabulary.aliases.get(op.lower())
         hint = f"did you mean `{alias}`?" if alias else did_you_mean(op, operators)
@@ -81,6 +100,17 @@ def attribute_condition(c: Compiler, name: str, value: Any, path: Path_) -> Cond
             help=(hint + " " if hint else "") + "operators: " + ", ".join(operators),
         )
         conds.append(None)
+    clash = conflict(named)
+    if clash is not None:
+        a, b = clash
+        c.error(
+            Code.IMPOSSIBLE_CONDITION,
+            f"`{name}` can never match both `{a}` and `{b}`, so rule `{c.rule_name}` never matches",
+            (*path, b),
+            key=True,
+            help=f"keep one of `{a}` and `{b}`, or put them under `any:` if either is enough",
+        )
+        return None
     return _all(conds)
 
 

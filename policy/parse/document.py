@@ -11,12 +11,13 @@ its position, so that every later stage can point at a line.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from ..errors import Code, Diagnostic, Location, Position
+from ..errors import Code, Diagnostic, Location, Position, Severity
 
 try:  # the C composer is several times faster; fall back to pure Python where absent
     from yaml import CSafeLoader as _Loader
@@ -61,6 +62,20 @@ class Document:
     scalars: dict[Path_, Scalar] = field(default_factory=dict)
     spans: dict[Path_, int] = field(default_factory=dict)
 
+    def alias(self, old: Path_, new: Path_) -> None:
+        """Positions under `old` answer for `new` too (a misspelled section read under its
+        right name points at the text as written)."""
+        n = len(old)
+        tables: tuple[dict[Path_, Any], ...] = (
+            self.value_at,
+            self.key_at,
+            self.scalars,
+            self.spans,
+        )
+        for table in tables:
+            for path in [p for p in table if p[:n] == old]:
+                table[(*new, *path[n:])] = table[path]
+
     def loc(self, path: Path_, *, key: bool = False) -> Location:
         """The position of `path` (its key when `key`), or of its closest parent."""
         table = self.key_at if key else self.value_at
@@ -98,6 +113,7 @@ class Document:
         key: bool = False,
         help: str | None = None,
         location: Location | None = None,
+        severity: Severity = "error",
     ) -> Diagnostic:
         """A problem at `path` (its key when `key`), or at `location` underlining `path`."""
         position = (
@@ -105,7 +121,7 @@ class Document:
             if location is None
             else self.position_at(location, path, key=key)
         )
-        return Diagnostic.at(position, code, message, help=help)
+        return Diagnostic.at(position, code, message, help=help, severity=severity)
 
 
 class YamlProblem(Exception):
@@ -184,8 +200,18 @@ def _check_text(doc: Document, text: str) -> None:
             f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
             help="move long lists of numbers into a table file (`table:`)",
         )
-    if "\x00" in text:
-        raise _fail(doc, Code.YAML_SYNTAX, "the file contains a NUL byte")
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, column = line_column(text, nul)
+        raise _fail(
+            doc,
+            Code.YAML_SYNTAX,
+            "the file contains a NUL byte (a zero byte that text never holds)",
+            line,
+            column,
+            help="delete it; the file may have been saved by a program that writes UTF-16 or binary",
+        )
+    _check_spaces(doc)
     flow, flow_line = _flow_depth(text)
     block, block_line = _indent_depth(doc.lines)
     if flow > MAX_DEPTH or block > MAX_DEPTH:
@@ -196,6 +222,63 @@ def _check_text(doc: Document, text: str) -> None:
             flow_line if flow > MAX_DEPTH else block_line,
             help="flatten the conditions: a rule rarely needs more than a few levels",
         )
+
+
+def line_column(text: str, index: int) -> tuple[int, int]:
+    """The 1-based line and column of the character at `index` in `text`."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def decode(raw: bytes, file: str) -> str:
+    """UTF-8 bytes as text (a leading BOM dropped), or YamlProblem at the line and column of
+    the first byte that is not UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = raw[: exc.start].decode("utf-8")
+        line, column = line_column(good, len(good))
+        lines = raw.decode("utf-8", "replace").splitlines()
+        doc = Document(file=file, data=None, lines=lines)
+        raise _fail(
+            doc,
+            Code.INVALID_FILE,
+            f"the file is not UTF-8 text: the byte 0x{raw[exc.start]:02x} here is not a "
+            "UTF-8 character",
+            line,
+            column,
+            help="save the file as UTF-8 (in most editors: Save As, encoding UTF-8), "
+            "or retype this character",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+#: A non-breaking space where YAML needs a plain one: after `key:`, after `-`, or indenting.
+_NBSP = re.compile(
+    r"^[ \t]*(\u00a0)|^[ \t]*-(\u00a0)|^[ \t]*(?:-[ \t]+)?[^\s:#'\"{}\[\],]+:(\u00a0)"
+)
+
+
+def _check_spaces(doc: Document) -> None:
+    """Non-breaking spaces (pasted from a web page or a word processor) where YAML needs a
+    plain space: YAML reads them as text and reports a problem lines later."""
+    problems = []
+    for number, line in enumerate(doc.lines, 1):
+        m = _NBSP.search(line)
+        if m is None:
+            continue
+        column = next(m.start(g) for g in (1, 2, 3) if m.start(g) >= 0) + 1
+        problems.append(
+            Diagnostic.at(
+                Position.in_lines(doc.lines, doc.file, number, column),
+                Code.YAML_SYNTAX,
+                "a non-breaking space stands where YAML needs a plain space",
+                help="replace it with a normal space (it often comes from copying text out of "
+                "a web page or a word processor)",
+            )
+        )
+    if problems:
+        raise YamlProblem(problems)
 
 
 def _compose(doc: Document, text: str) -> yaml.Node | None:

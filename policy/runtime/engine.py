@@ -71,6 +71,7 @@ class Policy:
         settings: Any = None,
         declared: Mapping[str, Any] | None = None,
         kinds: frozenset[str] = frozenset(),
+        declared_tools: frozenset[str] | None = None,
     ) -> None:
         self.rules = tuple(rules)
         self.default = default
@@ -81,6 +82,7 @@ class Policy:
         self.settings = settings
         self.declared: Mapping[str, Any] = MappingProxyType(dict(declared or {}))
         self._kinds = kinds
+        self._declared_tools = declared_tools
         tools = set(default.tools)
         for rule in rules:
             tools.update(rule.plan.tools)
@@ -100,6 +102,11 @@ class Policy:
     def tool_names(self) -> frozenset[str]:
         """Every tool any outcome of this policy may ask for."""
         return self._tools
+
+    def declared_tools(self) -> frozenset[str] | None:
+        """The tools the `tools:` section declares (None when the file has no such section):
+        the worker refuses to start when one of them is not registered."""
+        return self._declared_tools
 
     def kinds(self) -> frozenset[str]:
         """The participant kinds the rules name in `kind:` conditions (the worker waits for

@@ -13,6 +13,10 @@ from .decision import MaxDuration, Outcome, Reject, Transfer
 from .sources import Source
 
 MAX_VALUE = 200
+#: What one placeholder puts into instructions or a greeting by default: a name, a number,
+#: a tier. A caller-controlled header cannot smuggle a paragraph of orders into the prompt;
+#: `max_length:` on a declared attribute raises it .
+PLACEHOLDER_LIMIT = 64
 
 # Control characters, bidirectional overrides, zero-width and other invisible format
 # characters (Unicode categories Cc and Cf, lone surrogates), variation selectors, fillers,
@@ -41,7 +45,8 @@ def clean(value: str, limit: int = MAX_VALUE) -> str:
 class Template:
     """Text with placeholders, split once at load into literal parts and sources."""
 
-    parts: tuple[str | tuple[Source, str], ...]
+    #: literal text, or (source, fallback, the most characters the value may put in)
+    parts: tuple[str | tuple[Source, str, int], ...]
 
     @property
     def static(self) -> bool:
@@ -53,9 +58,9 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
             else:
-                source, fallback = part
+                source, fallback, limit = part
                 value = source.get(ctx)
-                cleaned = clean(value) if value is not None else ""
+                cleaned = clean(value, limit) if value is not None else ""
                 out.append(cleaned if cleaned else fallback)
         return "".join(out)
 
@@ -67,7 +72,7 @@ class Template:
         """The text line by line: a line without a placeholder as its text, a line with one
         as a template of its own. Worked out once, at load."""
         out: list[str | Template] = []
-        current: list[str | tuple[Source, str]] = []
+        current: list[str | tuple[Source, str, int]] = []
 
         def close() -> None:
             if all(isinstance(p, str) for p in current):

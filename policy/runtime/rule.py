@@ -101,3 +101,7 @@ class CompiledRule:
     def live(self) -> bool:
         """Enabled and not a shadow: a rule that can decide."""
         return self.enabled and not self.shadow
+
+    #: the rule a table row belongs to (None for a rule of its own): explain, coverage and
+    #: test expectations treat a table as that one rule
+    table_rule: str | None = None
