@@ -35,10 +35,11 @@ _PROCESS_KEY = "sip_policy.holder"
 
 
 def load_checked(path: str | Path, registry: ToolRegistry) -> Policy:
-    """`policy.load` plus the tool check: a tool the rules name but nothing registered is
-    an `unknown-tool` error, so a reload that introduces one keeps the last good policy."""
+    """`policy.load` plus the tool check: a tool the rules name or declare under `tools:` but
+    nothing registered is an `unknown-tool` error, so the worker does not start with it and a
+    reload that introduces one keeps the last good policy."""
     loaded = load(path)
-    missing = registry.check(loaded)
+    missing = registry.missing(loaded.tool_names() | (loaded.declared_tools() or frozenset()))
     if missing:
         err = UnknownToolError(missing, registry.names())
         raise PolicyError.single(

@@ -242,6 +242,15 @@ async def test_a_tool_the_rules_name_must_be_registered(tmp_path: Path) -> None:
     assert "`refund_order`" in str(stop.value) and "not registered" in str(stop.value)
     assert load_checked(RULES, registry).revision
 
+    declared = tmp_path / "declared.yaml"  # declared under `tools:`, named by no rule yet
+    declared.write_text(
+        "tools:\n  end_call: {}\n  refund_order: {description: not written yet}\n"
+        "defaults:\n  llm: openai/gpt-4.1-mini\n  tools: [end_call]\n"
+    )
+    with pytest.raises(SystemExit) as stop:
+        start_gatekeeper(declared, registry)
+    assert "`refund_order`" in str(stop.value) and "not registered" in str(stop.value)
+
 
 def test_the_gatekeeper_publishes_a_snapshot_job_processes_follow(
     rules_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
