@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .runtime.decision import Decision, TraceStep
@@ -29,6 +30,23 @@ def shown_attributes(
     return {k: HIDDEN if k in hidden else v for k, v in attrs.items()}
 
 
+def hide_sensitive(policy: Policy, d: Decision) -> Decision:
+    """`d` with the values of `sensitive: true` attributes hidden where the trace quotes them
+    (the first failed check of each rule)."""
+    hidden = {name for name, info in policy.declared.items() if info.sensitive}
+    if not hidden:
+        return d
+    trace = tuple(
+        step._replace(failed=replace(step.failed, actual=HIDDEN))
+        if step.failed is not None
+        and step.failed.actual is not None
+        and step.failed.attribute in hidden
+        else step
+        for step in d.trace
+    )
+    return d._replace(trace=trace)
+
+
 def to_json(
     decision: Decision,
     attrs: Mapping[str, str],
@@ -37,6 +55,8 @@ def to_json(
     *,
     show_sensitive: bool = False,
 ) -> dict[str, Any]:
+    if not show_sensitive:
+        decision = hide_sensitive(policy, decision)
     out = decision.to_dict()
     out["action"] = action_of(decision)
     out["kind"] = kind
@@ -92,6 +112,8 @@ def to_text(
 ) -> str:
     s = s or Palette()
     shown = shown_attributes(policy, attrs, show_sensitive=show_sensitive)
+    if not show_sensitive:
+        d = hide_sensitive(policy, d)
     lines = [
         f"caller: {kind} participant with {len(attrs)} attribute{'s' if len(attrs) != 1 else ''}"
     ]

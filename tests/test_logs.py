@@ -319,3 +319,23 @@ def test_masking_costs_the_same_after_many_callers() -> None:
         assert after < 4 * first + 0.01
     finally:
         logs.forget_all()
+
+
+def test_explain_hides_a_sensitive_value_where_the_trace_quotes_it() -> None:
+    from policy.explain import HIDDEN, to_json, to_text
+
+    rules = policy.loads(
+        SENSITIVE_RULES.replace(
+            "rules: []",
+            "rules:\n  - name: acme\n    when: {crm.accountId: ACME-000001}",
+        )
+    )
+    decision = rules.explain(SENSITIVE_CALLER, "sip")
+    assert decision.trace[0].failed is not None
+    assert decision.trace[0].failed.actual == "ACME-778812"  # the engine keeps it
+    text = to_text(rules, decision, SENSITIVE_CALLER, "sip")
+    data = to_json(decision, SENSITIVE_CALLER, "sip", rules)
+    assert "ACME-778812" not in text and HIDDEN in text
+    assert "ACME-778812" not in json.dumps(data)
+    shown = to_text(rules, decision, SENSITIVE_CALLER, "sip", show_sensitive=True)
+    assert "ACME-778812" in shown
