@@ -16,6 +16,7 @@ from pathlib import Path
 
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
 
+from policy import shared
 from policy.livekit import PolicyCall, job_policy, process_policy, start_gatekeeper
 from policy.livekit.tools import registry
 
@@ -26,7 +27,8 @@ def prewarm(proc: JobProcess) -> None:
     process_policy(proc, RULES)  # load the rules before the first call reaches this process
 
 
-server = AgentServer(setup_fnc=prewarm)
+# the forkserver compiles the rules once; every job process inherits them (policy/shared.py)
+server = AgentServer(setup_fnc=prewarm, preload_modules=shared.preload_modules(RULES))
 
 
 @server.rtc_session()

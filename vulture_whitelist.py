@@ -10,6 +10,7 @@ from agent_entry import entrypoint
 from policy.compile.expr import _Planner
 from policy.livekit import PolicyCall
 from policy.model import RulesFile, Schedule
+from policy.shared import inherited
 from policy.tools import ToolRegistry
 from policy.watch import PolicyHolder
 
@@ -32,3 +33,4 @@ PolicyHolder.watch
 PolicyHolder.reloads
 argparse.ArgumentParser().add_subparsers().required  # read by argparse
 re2.Options().log_errors  # read by re2
+inherited  # public API of policy.shared (job processes, benchmarks/pss.py)

@@ -45,6 +45,7 @@ from ..logs import (
 from ..runtime import phone
 from ..runtime.decision import Decision
 from ..runtime.engine import Policy, kind_name
+from ..shared import load_inherited  # the policy compiled once in the forkserver
 from ..tools import ToolRegistry, UnknownToolError
 from ..watch import ENV_SNAPSHOT_DIR, POINTER, PolicyHolder, publish_snapshot
 
@@ -191,9 +192,9 @@ def process_policy(proc: JobProcess, rules: str | Path) -> PolicyHolder:
         return holder
     snapshot_dir = os.environ.get(ENV_SNAPSHOT_DIR)
     if snapshot_dir and (Path(snapshot_dir) / POINTER).exists():
-        holder = PolicyHolder.follow(snapshot_dir)
+        holder = PolicyHolder.follow(snapshot_dir, loader=load_inherited)
     else:
-        holder = PolicyHolder.load(rules)
+        holder = PolicyHolder.load(rules, loader=load_inherited)
     proc.userdata[_PROCESS_KEY] = holder
     return holder
 
