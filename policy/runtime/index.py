@@ -78,12 +78,14 @@ def _equals_rank(c: Equals) -> tuple[int, int]:
 def index_keys(cond: Cond) -> list[Key]:
     """The keys a rule is filed under: a caller can only satisfy `cond` if one of them is
     hit. Empty: the rule is tried for every caller."""
+    if cond.__class__ is Equals and cond.source.__class__ is not KindSource:
+        return [("exact", cond.source, v) for v in cond.values]  # type: ignore[misc]
     tops = _flatten(cond)
     exact = [c for c in tops if isinstance(c, Equals) and not isinstance(c.source, KindSource)]
     if exact:
         best = min(exact, key=_equals_rank)
         assert best.source is not None
-        return [("exact", best.source, v) for v in sorted(best.values)]
+        return [("exact", best.source, v) for v in best.values]
     for c in tops:
         if isinstance(c, AnyOf) and c.conds:
             alternatives = [index_keys(alt) for alt in c.conds]
@@ -109,7 +111,7 @@ def index_keys(cond: Cond) -> list[Key]:
     for c in tops:
         if isinstance(c, Equals):
             assert c.source is not None
-            return [("exact", c.source, v) for v in sorted(c.values)]
+            return [("exact", c.source, v) for v in c.values]
     return []
 
 
@@ -129,11 +131,6 @@ def index_condition(cond: Cond) -> Cond | None:
     if best is None:
         best = next((c for c in tops if isinstance(c, Equals)), None)
     return best
-
-
-def _file(ids: list[int], rule: int) -> None:
-    if not ids or ids[-1] != rule:
-        ids.append(rule)
 
 
 @dataclass
@@ -157,6 +154,8 @@ class Index:
             "exists": {},
         }
         always: list[int] = []
+        #: (how, id(source)) → its table: sources hash in Python, and 100,000 rules share a few
+        by_id: dict[tuple[str, int], dict[str, list[int]]] = {}
         for r in rules:
             if not r.enabled:
                 continue
@@ -164,7 +163,14 @@ class Index:
             if not keys:
                 always.append(r.index)
             for how, source, value in keys:
-                _file(tables[how].setdefault(source, {}).setdefault(value, []), r.index)
+                table = by_id.get((how, id(source)))
+                if table is None:
+                    table = by_id[how, id(source)] = tables[how].setdefault(source, {})
+                ids = table.get(value)
+                if ids is None:
+                    table[value] = [r.index]
+                elif ids[-1] != r.index:
+                    ids.append(r.index)
         regex: list[tuple[Source, Any, list[list[int]]]] = []
         for source, by_pattern in tables["regex"].items():
             matcher = _regex_set(list(by_pattern))

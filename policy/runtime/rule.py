@@ -8,7 +8,7 @@ from .conditions import Cond
 from .outcome import Plan
 
 
-@dataclass
+@dataclass(slots=True)
 class CompiledRule:
     index: int
     name: str
