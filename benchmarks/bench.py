@@ -47,6 +47,7 @@ import gen
 import realistic
 
 import policy
+from policy.parse.document import MAX_FILE_BYTES
 from policy.runtime.context import Context
 from policy.runtime.engine import Policy, kind_name
 
@@ -191,6 +192,13 @@ class Generated:
 def load_rows(mix: str, n: int, g: Generated) -> list[str]:
     rows = []
     for form, rules_file in (("yaml", g.yaml), ("table", g.table)):
+        if size_of(rules_file.parent) > MAX_FILE_BYTES / 1e6:
+            rows.append(
+                f"| {mix:<9} | {n:>9,} | {form:<5} | {size_of(rules_file.parent):>7.2f} "
+                "| refused: a rules file over 32 MiB (use tables) |"
+            )
+            print(rows[-1], flush=True)
+            continue
         info = load_in_fresh_process(rules_file)
         rows.append(
             f"| {mix:<9} | {n:>9,} | {form:<5} | {size_of(rules_file.parent):>7.2f} "
@@ -202,7 +210,7 @@ def load_rows(mix: str, n: int, g: Generated) -> list[str]:
 
 def decide_rows(mix: str, n: int, g: Generated, quick: bool, failures: list[str]) -> list[str]:
     p_table = policy.load(g.table)
-    p_yaml = policy.load(g.yaml)
+    p_yaml = policy.load(g.yaml) if size_of(g.yaml.parent) < MAX_FILE_BYTES / 1e6 else p_table
     gc.collect()
     callers = g.callers
     deciders: dict[str, Decider] = {"indexed": indexed(p_table)}

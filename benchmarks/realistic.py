@@ -66,6 +66,7 @@ class _Maker:
         self.numbers: set[str] = set()
         self.ids: set[str] = set()
         self.prefixes: set[str] = set()
+        self.stems: set[str] = set()  # every proper start of a prefix taken
 
     def number(self) -> str:
         while True:
@@ -188,11 +189,10 @@ def _prefix(m: _Maker) -> tuple[str, str]:
     while True:
         cc = rng.choice(list(COUNTRIES))
         p = "+" + cc + rng.choice("123456789") + _digits(rng, rng.randint(1, 4))
-        if any(p[:k] in m.prefixes for k in range(3, len(p) + 1)):
-            continue
-        if any(q.startswith(p) for q in m.prefixes if len(q) > len(p)):
+        if p in m.stems or any(p[:k] in m.prefixes for k in range(3, len(p) + 1)):
             continue
         m.prefixes.add(p)
+        m.stems.update(p[:k] for k in range(3, len(p)))
         return p, cc
 
 
