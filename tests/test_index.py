@@ -365,3 +365,18 @@ def test_every_match_of_a_regex_starts_with_its_literal_start(
     for text in texts:
         if compiled.fullmatch(text) is not None:
             assert text.startswith(start), (pattern, start, text)
+
+
+def test_literal_starts_of_the_regexes_people_write() -> None:
+    """The cases the property test above may take a while to draw, written out."""
+    from policy.runtime.index import literal_prefix
+
+    assert literal_prefix(r"\+4420[0-4]\d{7}") == "+4420"
+    assert literal_prefix(r"\+1(415|510)\d{7}") == ""  # a `|` anywhere: no start at all
+    assert literal_prefix("ab|ba") == ""
+    assert literal_prefix("ab?1") == "a"  # `b` may be missing
+    assert literal_prefix("a{0,2}b") == ""
+    assert literal_prefix(r"\x61b") == ""  # an escape that is not punctuation stops it
+    assert literal_prefix("(?i)ab") == ""  # flags: `AB` matches too
+    assert literal_prefix(r"b\.?a") == "b"
+    assert literal_prefix(r"ACME\-\d+") == "ACME-"
