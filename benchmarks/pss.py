@@ -38,13 +38,18 @@ def job(
     mode: str, rules: str, callers: list[tuple[dict[str, str], str]], ready: Any, done: Any
 ) -> None:
     import policy
-    from policy import shared
 
-    p = shared.load_inherited(Path(rules)) if mode == "shared" else policy.load(rules)
+    if mode == "shared":
+        from policy import shared
+
+        p = shared.load_inherited(Path(rules))
+        inherited = shared.inherited() is p
+    else:  # as before policy/shared.py existed (benchmarks/pss.py runs on older code too)
+        p, inherited = policy.load(rules), False
     for _ in range(3):
         for attrs, kind in callers:
             p.decide(attrs, kind)
-    ready.put((mp.current_process().pid, shared.inherited() is p))
+    ready.put((mp.current_process().pid, inherited))
     done.wait()
 
 
