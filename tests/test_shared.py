@@ -88,3 +88,56 @@ def test_a_broken_rules_file_is_not_handed_down(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "True"
+
+
+FOLLOW = """
+import json, multiprocessing as mp, sys
+
+def job(snapshots, out):
+    from policy import shared
+    from policy.watch import PolicyHolder
+    holder = PolicyHolder.follow(snapshots, loader=shared.load_inherited)
+    out.put({"inherited": holder.current is shared.inherited(), "revision": holder.revision})
+
+if __name__ == "__main__":
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["policy.shared"])
+    out = ctx.Queue()
+    p = ctx.Process(target=job, args=(sys.argv[1], out))
+    p.start()
+    print(json.dumps(out.get(timeout=60)))
+    p.join()
+"""
+
+
+def test_job_processes_following_the_gatekeepers_snapshot_inherit_it(tmp_path: Path) -> None:
+    """With a gatekeeper (as the worker runs one), the forkserver compiles the snapshot job
+    processes follow, not the rules file they were copied from."""
+    import policy
+    from policy.watch import publish_snapshot
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    snapshots = tmp_path / "snapshots"
+    compiled = policy.load(rules)
+    publish_snapshot(compiled, snapshots)
+    revision = compiled.revision
+    script = tmp_path / "follow.py"
+    script.write_text(FOLLOW, encoding="utf-8")
+    env = {
+        **os.environ,
+        "SIP_POLICY_PRELOAD": str(rules),
+        "SIP_POLICY_SNAPSHOT_DIR": str(snapshots),
+    }
+    out = subprocess.run(
+        [sys.executable, str(script), str(snapshots)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "inherited": True,
+        "revision": revision,
+    }
