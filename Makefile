@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup demo test lint unit bench fuzz schema catalogue run-agent clean
+.PHONY: all setup demo test lint unit bench bench-1m fuzz schema catalogue run-agent clean
 
 all: test
 
@@ -49,6 +49,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/logs_bench.py
 	$(BIN)/python benchmarks/setup_bench.py
+	$(BIN)/python benchmarks/pss.py --mode own
+	$(BIN)/python benchmarks/pss.py --mode shared
+	bash benchmarks/instructions.sh project 1000
+	bash benchmarks/instructions.sh realistic 1000
+
+# 1,000,000 rules, both mixes (table form; the YAML form is over the 32 MiB limit): ~30 min
+bench-1m: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --sizes 1000000 --quick
 
 fuzz: $(STAMP)
 	SIP_POLICY_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/hostile -k fuzz -q

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from livekit.agents import AgentSession, JobContext, JobProcess, cli
 
+from policy import shared
 from policy.livekit import PolicyCall, PolicyServer, job_policy, process_policy
 from policy.livekit.tools import registry
 
@@ -31,7 +32,10 @@ def prewarm(proc: JobProcess) -> None:
     process_policy(proc, RULES, registry)
 
 
-server = PolicyServer(RULES, registry, setup_fnc=prewarm)
+# the forkserver compiles the rules once; every job process inherits them (policy/shared.py)
+server = PolicyServer(
+    RULES, registry, setup_fnc=prewarm, preload_modules=shared.preload_modules(RULES)
+)
 
 
 @server.rtc_session()

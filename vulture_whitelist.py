@@ -12,6 +12,7 @@ from policy.compile.expr import _Planner
 from policy.livekit import PolicyCall
 from policy.model import RulesFile, Schedule
 from policy.runtime.engine import Policy
+from policy.shared import inherited
 from policy.tools import ToolRegistry
 from policy.watch import PolicyHolder
 
@@ -54,3 +55,4 @@ PolicyCall.model_swaps
 PolicyHolder.failure  # public API
 ruamel.yaml.YAML().preserve_quotes  # read by ruamel.yaml (sip-policy fmt keeps quotes)
 Policy.rule_names  # public API (docs/reference.md)
+inherited  # public API of policy.shared (job processes, benchmarks/pss.py)

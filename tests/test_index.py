@@ -3,8 +3,11 @@
 The reference below knows nothing of the engine: it reads the generated rules (plain data,
 the same data written to the YAML) and tries them top to bottom. Hypothesis generates
 policies that overlap on purpose: exact values and prefixes of every length over a
-three-letter alphabet, regexes, expressions, negations, kinds, presence tests, disabled
-rules, rules filed in tables, and callers with missing, empty and unrelated attributes.
+three-letter alphabet, regexes with and without a literal start, expressions, negations,
+`any` and nested `all` groups, kinds, presence tests, facts (`call.direction`,
+`caller.country`), disabled rules, rules filed in tables, and callers with missing, empty
+and unrelated attributes. Every way the index files a rule (exact, any-of alternatives,
+prefix, a regex's literal start, RE2 set, presence, kind, fact, always tried) is drawn.
 """
 
 from __future__ import annotations
@@ -24,8 +27,33 @@ ATTRS = ["x.a", "x.b", "sip.trunkID", "sip.h.x-tenant"]
 KINDS = ["sip", "standard", "connector"]
 ALPHABET = "ab1"
 
-#: regexes whose meaning is the same in RE2 and Python's `re` (full match)
-REGEXES = ["a.*", "[ab]+", "1?a?b", ".*1", "ab|ba", "a{2,3}", "[^a]*"]
+#: regexes whose meaning is the same in RE2 and Python's `re` (full match); some start with
+#: literal text the index files them under ("ab.*" under `ab`, "ab?1" under `a`), some look
+#: as if they did and do not ("a{0,2}b", "1?a?b", "(?i)ab", "ab|ba", "\\x61b")
+REGEXES = [
+    "a.*",
+    "[ab]+",
+    "1?a?b",
+    ".*1",
+    "ab|ba",
+    "a{2,3}",
+    "[^a]*",
+    "ab.*",
+    "ab?1",
+    "1a[b1]*",
+    "a{0,2}b",
+    "(?i)ab",
+    "\\x61b",
+    "b\\.?a",
+    "ba*",
+]
+
+#: texts some of the regexes match, which a caller's values must also hit: "b" matches
+#: "a{0,2}b" and "ba*", though neither starts with it
+MATCHING = ["a1", "ab1", "b", "aab", "AB", "aB", "ba", "b.a", "1a", "1ab1", "baa"]
+
+#: numbers and their country, for `caller.country` (a fact computed from `sip.phoneNumber`)
+NUMBERS = {"+442071234567": "GB", "+33142685300": "FR", "+14155550123": "US"}
 
 #: expressions and what they mean, written independently in Python
 EXPRS: dict[str, Any] = {
@@ -50,10 +78,26 @@ def _present(attrs: dict[str, str], key: str) -> str | None:
 # -- the reference evaluator ------------------------------------------------------------------
 
 
+def fact(key: str, attrs: dict[str, str], kind: str) -> str | None:
+    """The facts the strategy names, worked out here from the documented meaning."""
+    if key == "call.direction":
+        if kind != "sip":
+            return None
+        return "inbound" if _present(attrs, "sip.ruleID") else "outbound"
+    number = _present(attrs, "sip.phoneNumber")
+    return NUMBERS.get(number) if number is not None else None
+
+
 def holds(when: dict[str, Any], attrs: dict[str, str], kind: str) -> bool:
     """Every condition of a `when` mapping holds (the meaning documented in the README)."""
     for key, spec in when.items():
-        if key == "kind":
+        if key in ("call.direction", "caller.country"):
+            if fact(key, attrs, kind) not in ([spec] if isinstance(spec, str) else spec):
+                return False
+        elif key == "all":
+            if not all(holds(item, attrs, kind) for item in spec):
+                return False
+        elif key == "kind":
             if kind not in ([spec] if isinstance(spec, str) else spec):
                 return False
         elif key == "not":
@@ -125,9 +169,16 @@ def attribute_condition(draw: st.DrawFn) -> tuple[str, Any]:
 def when(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for _ in range(draw(st.integers(0 if depth == 0 else 1, 3))):
-        nested = ["not", "any"] if depth == 0 else []
-        what = draw(st.sampled_from(["attr", "attr", "attr", "kind", "expr", *nested]))
-        if what == "attr":
+        nested = ["not", "any", "any", "all"] if depth == 0 else []
+        what = draw(st.sampled_from(["attr", "attr", "attr", "kind", "expr", "fact", *nested]))
+        if what == "fact":
+            if draw(st.booleans()):
+                out["call.direction"] = draw(st.sampled_from(["inbound", "outbound"]))
+            else:
+                out["caller.country"] = draw(
+                    st.lists(st.sampled_from(["GB", "FR", "US"]), min_size=1, max_size=2)
+                )
+        elif what == "attr":
             name, spec = draw(attribute_condition())
             out.setdefault(name, spec)
         elif what == "kind":
@@ -139,7 +190,7 @@ def when(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
         elif what == "not":
             out["not"] = draw(when(depth + 1))
         else:
-            out["any"] = draw(st.lists(when(depth + 1), min_size=1, max_size=3))
+            out[what] = draw(st.lists(when(depth + 1), min_size=1, max_size=3))
     return out
 
 
@@ -177,10 +228,15 @@ def callers_for(draw: st.DrawFn, rules: list[dict[str, Any]]) -> tuple[dict[str,
     """A caller whose values are mostly the rules' own literals, extended or cut short, so
     that exact values, prefixes of every length and regexes keep colliding."""
     pool = sorted(literals([r.get("when", {}) for r in rules]) - set(KINDS) - set(EXPRS))
+    pool += MATCHING
     attrs: dict[str, str] = {}
     for name in ATTRS:
-        how = draw(st.sampled_from(["absent", "empty", "literal", "longer", "shorter", "any"]))
-        if how == "empty":
+        how = draw(
+            st.sampled_from(["absent", "empty", "literal", "longer", "shorter", "any", "match"])
+        )
+        if how == "match":
+            attrs[name] = draw(st.sampled_from(MATCHING))
+        elif how == "empty":
             attrs[name] = ""
         elif how in ("literal", "longer", "shorter") and pool:
             word = draw(st.sampled_from(pool))
@@ -191,6 +247,11 @@ def callers_for(draw: st.DrawFn, rules: list[dict[str, Any]]) -> tuple[dict[str,
             attrs[name] = word
         elif how == "any":
             attrs[name] = draw(st.text(ALPHABET, max_size=5))
+    if draw(st.booleans()):
+        attrs["sip.ruleID"] = "SDR_x"
+    number = draw(st.sampled_from([None, "", "anonymous", *NUMBERS]))
+    if number is not None:
+        attrs["sip.phoneNumber"] = number
     return attrs, draw(st.sampled_from(KINDS))
 
 
@@ -257,3 +318,66 @@ def test_table_rows_are_rules_in_row_order(
     written = [*head, *inline]
     for attrs, kind in people:
         assert p.decide(attrs, kind).rule == reference(written, attrs, kind)
+
+
+# -- a regex's literal start ------------------------------------------------------------------
+
+ATOMS = ["a", "b", "1", ".", "\\.", "\\+", "[ab]", "\\d", "\\x61", "(ab)", "(a|1)", "+a"]
+QUANTIFIERS = ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}"]
+
+
+@st.composite
+def patterns(draw: st.DrawFn) -> str:
+    parts = [
+        draw(st.sampled_from(ATOMS)) + draw(st.sampled_from(QUANTIFIERS))
+        for _ in range(draw(st.integers(1, 5)))
+    ]
+    text = "".join(parts).replace("++", "+")
+    if draw(st.integers(0, 5)) == 0:
+        text = text + "|" + draw(st.sampled_from(ATOMS))
+    if draw(st.integers(0, 5)) == 0:
+        text = "(?i)" + text
+    return text
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pattern=patterns(), data=st.data())
+def test_every_match_of_a_regex_starts_with_its_literal_start(
+    pattern: str, data: st.DataObject
+) -> None:
+    """The index files a regex under its literal start: every text RE2 fully matches must
+    start with it, or a caller could be missed."""
+    import re2
+
+    from policy.runtime.index import literal_prefix
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        compiled = re2.compile(pattern, options)
+    except Exception:
+        return  # RE2 refuses it: a rules file could not use it either
+    start = literal_prefix(pattern)
+    texts = data.draw(st.lists(st.text("ab1.+A", max_size=7), max_size=20))
+    try:
+        texts += data.draw(st.lists(st.from_regex(pattern, fullmatch=True), max_size=5))
+    except Exception:
+        pass  # Python's `re` reads it otherwise
+    for text in texts:
+        if compiled.fullmatch(text) is not None:
+            assert text.startswith(start), (pattern, start, text)
+
+
+def test_literal_starts_of_the_regexes_people_write() -> None:
+    """The cases the property test above may take a while to draw, written out."""
+    from policy.runtime.index import literal_prefix
+
+    assert literal_prefix(r"\+4420[0-4]\d{7}") == "+4420"
+    assert literal_prefix(r"\+1(415|510)\d{7}") == ""  # a `|` anywhere: no start at all
+    assert literal_prefix("ab|ba") == ""
+    assert literal_prefix("ab?1") == "a"  # `b` may be missing
+    assert literal_prefix("a{0,2}b") == ""
+    assert literal_prefix(r"\x61b") == ""  # an escape that is not punctuation stops it
+    assert literal_prefix("(?i)ab") == ""  # flags: `AB` matches too
+    assert literal_prefix(r"b\.?a") == "b"
+    assert literal_prefix(r"ACME\-\d+") == "ACME-"

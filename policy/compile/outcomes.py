@@ -253,7 +253,17 @@ def check_fields(c: Compiler, fields: OutcomeFields, path: Path_) -> dict[str, A
 
 
 def make_plan(c: Compiler, layers: list[tuple[str, dict[str, Any]]]) -> Plan:
-    """Merge outcome layers, lowest first (defaults, base profiles, profile, rule)."""
+    """Merge outcome layers, lowest first (defaults, base profiles, profile, rule). Rules
+    with the same layers (the same profile, no `set` of their own) share one plan: a policy
+    of 100,000 rules over 20 profiles holds 20 plans, templates and fixed outcomes."""
+    key = tuple((origin, id(fields)) for origin, fields in layers)
+    found = c.plans.get(key)
+    if found is None:  # the layers are kept with the plan, so no id is reused meanwhile
+        found = c.plans[key] = (_merge(c, layers), layers)
+    return found[0]
+
+
+def _merge(c: Compiler, layers: list[tuple[str, dict[str, Any]]]) -> Plan:
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for origin, fields in layers:

@@ -77,6 +77,9 @@ class Compiler:
     used_attributes: set[str] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
     templates: dict[Path_, Template] = field(default_factory=dict)
+    #: outcome plans by their layers (origin and the identity of each layer's fields, which
+    #: live as long as the compiler): rules with the same layers share one plan
+    plans: dict[tuple[tuple[str, int], ...], tuple[Plan, Any]] = field(default_factory=dict)
     placeholders: list[tuple[str, Path_, str]] = field(default_factory=list)
     #: every tool name an outcome gives, with where
     tool_uses: list[tuple[str, Path_]] = field(default_factory=list)

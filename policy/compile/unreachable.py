@@ -61,6 +61,10 @@ class _Candidates:
     def later(self, pos: int, earlier: Cond, budget: int) -> Sequence[int] | None:
         """Positions after `pos` that `earlier` may shadow; None to skip it (no candidate
         can be found cheaply and the budget would not cover a scan)."""
+        if earlier.__class__ is Equals and len(earlier.values) == 1:  # most rules at scale
+            (value,) = earlier.values
+            same = self.by_value.get((earlier.source, value), ())  # type: ignore[arg-type]
+            return None if len(same) <= 1 else sorted({p for p in same if p > pos})
         key = index_condition(earlier)
         if isinstance(earlier, Always):
             return range(pos + 1, len(self.rules))

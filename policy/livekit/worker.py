@@ -28,6 +28,7 @@ from ..errors import Code, Location, PolicyError
 from ..logs import get_logger, install_stdlib_masking
 from ..runtime import phone
 from ..runtime.engine import Policy
+from ..shared import load_inherited  # the policy compiled once in the forkserver
 from ..tools import ToolRegistry, UnknownToolError
 from ..watch import ENV_SNAPSHOT_DIR, POINTER, SETTLE, PolicyHolder, publish_snapshot
 
@@ -158,11 +159,11 @@ def process_policy(
         return holder
     snapshot_dir = os.environ.get(ENV_SNAPSHOT_DIR)
     if snapshot_dir and (Path(snapshot_dir) / POINTER).exists():
-        holder = PolicyHolder.follow(snapshot_dir)
+        holder = PolicyHolder.follow(snapshot_dir, loader=load_inherited)
     elif registry is not None:
         holder = PolicyHolder(load_checked(rules, registry), source=Path(rules))
     else:
-        holder = PolicyHolder.load(rules)
+        holder = PolicyHolder.load(rules, loader=load_inherited)
     proc.userdata[_PROCESS_KEY] = holder
     return holder
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -41,9 +41,9 @@ _STD_TAGS = {
 }
 
 
-@dataclass(frozen=True)
-class Scalar:
-    """What the text said before YAML typed it: kept for "put it in quotes" messages."""
+class Scalar(NamedTuple):
+    """What the text said before YAML typed it: kept for "put it in quotes" messages (a
+    named tuple: a 100,000-rule file has a million of them)."""
 
     text: str
     tag: str
@@ -134,23 +134,24 @@ def _mark(file: str, mark: Any) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
 def _flow_depth(text: str) -> tuple[int, int]:
     """An upper bound on bracket nesting, checked before libyaml sees the text: the peak and
     the 1-based line where it first went past MAX_DEPTH (0 when it never did)."""
-    depth = peak = 0
-    line, over_line = 1, 0
-    for ch in text:
-        if ch in "[{":
+    depth = peak = over_line = 0
+    # only the brackets are visited (a Python loop over every character of a 14 MB file
+    # took a second); the line is counted once, where the depth first passes the limit
+    for m in _BRACKETS.finditer(text):
+        if m.group() in "[{":
             depth += 1
             if depth > peak:
                 peak = depth
                 if peak == MAX_DEPTH + 1:
-                    over_line = line
-        elif ch in "]}":
+                    over_line = text.count("\n", 0, m.start()) + 1
+        else:  # an unbalanced file is refused by the parser anyway: keep counting
             depth = max(depth - 1, 0)
-        elif ch == "\n":
-            # an unbalanced file is refused by the parser anyway: keep counting
-            line += 1
     return peak, over_line
 
 
@@ -213,7 +214,9 @@ def _check_text(doc: Document, text: str) -> None:
         )
     _check_spaces(doc)
     flow, flow_line = _flow_depth(text)
-    block, block_line = _indent_depth(doc.lines)
+    block, block_line = _indent_bound(text), 0
+    if block > MAX_DEPTH:
+        block, block_line = _indent_depth(doc.lines)
     if flow > MAX_DEPTH or block > MAX_DEPTH:
         raise _fail(
             doc,
@@ -316,6 +319,24 @@ def _syntax_help(lines: list[str], loc: Location) -> str:
     return "check the indentation, and put text that contains `: ` or `#` in quotes"
 
 
+#: a line indented 32 columns or more, or one that starts with two indicators (`- - x`,
+#: `- ? x`); each search starts at a `\n`, which keeps it fast
+_DEEP_LINE = re.compile(r"\n(?:[ \t]{32}|[ \t]*[-?:][ \t]+[-?:](?:[ \t\n]|\Z))")
+#: where `str.splitlines` breaks lines besides `\n`
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _indent_bound(text: str) -> int:
+    """An upper bound on `_indent_depth`, found by one search in C. The levels on the stack
+    are distinct columns, and those below a line's own are left of its indentation; so when
+    no line is indented 32 columns or more and none starts with two indicators, the depth is
+    at most 31 + 1 + 1 = 33. Otherwise (or with line breaks other than `\n`) MAX_DEPTH + 1:
+    count exactly."""
+    if any(ch in text for ch in _OTHER_BREAKS) or _DEEP_LINE.search("\n" + text):
+        return MAX_DEPTH + 1
+    return 33
+
+
 def _indent_depth(lines: list[str]) -> tuple[int, int]:
     """Block nesting: distinct indentation levels on the way down, a cheap upper bound.
     Compact entries on one line (`- - - x`, `? - x`) nest too, one level per indicator.
@@ -390,15 +411,48 @@ def _convert(
         return _convert_mapping(node, path, doc, problems, seen, depth)
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(item, (*path, i), doc, problems, seen, depth + 1)
+            _child(item, (*path, i), doc, problems, seen, depth + 1)
             for i, item in enumerate(node.value)
         ]
     assert isinstance(node, yaml.ScalarNode)
-    quoted = node.style in ("'", '"', "|", ">")
-    doc.scalars[path] = Scalar(text=node.value, tag=node.tag, quoted=quoted)
-    if node.start_mark.line == node.end_mark.line:
-        doc.spans[path] = max(node.end_mark.column - node.start_mark.column, 1)
+    return _scalar(node, path, doc)
+
+
+def _scalar(node: yaml.ScalarNode, path: Path_, doc: Document) -> Any:
+    quoted = node.style in _QUOTED
+    doc.scalars[path] = Scalar(node.value, node.tag, quoted)
+    start, end = node.start_mark, node.end_mark
+    if start.line == end.line:
+        doc.spans[path] = max(end.column - start.column, 1)
     return _construct_scalar(node)
+
+
+_QUOTED = ("'", '"', "|", ">")
+_STR = "tag:yaml.org,2002:str"
+
+
+def _child(
+    node: yaml.Node,
+    path: Path_,
+    doc: Document,
+    problems: list[Diagnostic],
+    seen: set[int],
+    depth: int,
+) -> Any:
+    """`_convert`, with the common case inline: a text scalar met once, not too deep (most
+    of the million values in a 100,000-rule file)."""
+    if node.__class__ is not yaml.ScalarNode or node.tag != _STR or depth > MAX_DEPTH:
+        return _convert(node, path, doc, problems, seen, depth)
+    key = id(node)
+    if key in seen:
+        return _convert(node, path, doc, problems, seen, depth)
+    seen.add(key)
+    start, end = node.start_mark, node.end_mark
+    doc.value_at[path] = Location(doc.file, start.line + 1, start.column + 1)
+    doc.scalars[path] = Scalar(node.value, _STR, node.style in _QUOTED)
+    if start.line == end.line:
+        doc.spans[path] = max(end.column - start.column, 1)
+    return node.value
 
 
 def _convert_mapping(
@@ -452,7 +506,7 @@ def _convert_mapping(
             )
             continue
         doc.key_at[kpath] = kloc
-        out[key] = _convert(value_node, kpath, doc, problems, seen, depth + 1)
+        out[key] = _child(value_node, kpath, doc, problems, seen, depth + 1)
     return out
 
 

@@ -82,7 +82,7 @@ def moved_share(old: Split, new: Split) -> float:
     return 1.0 - kept
 
 
-@dataclass
+@dataclass(slots=True)
 class CompiledRule:
     index: int
     name: str

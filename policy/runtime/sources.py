@@ -55,7 +55,7 @@ class Source:
         return isinstance(other, Source) and type(other) is type(self) and other.name == self.name
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self.name))
+        return hash(self.name)  # equal sources have equal names (no tuple: hashed per rule at load)
 
 
 class AttrSource(Source):
