@@ -670,3 +670,23 @@ def test_a_bare_prefix_gets_a_suggestion_in_the_default_region() -> None:
     with pytest.raises(PolicyError) as info:
         policy.loads(BASE + 'rules:\n  - name: r\n    when: {sip.phoneNumber: {prefix: "415"}}\n')
     assert 'did you mean "+1415"?' in (info.value.diagnostics[0].help or "")
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        st.text(alphabet="+0123456789١２ ", max_size=18),
+        st.from_regex(r"\+[0-9]{5,17}", fullmatch=True),
+    )
+)
+def test_the_hot_path_reads_e164_as_is_e164_does(raw: str) -> None:
+    """`PhoneValueSource.get` writes `is_e164` out for speed: both must agree on every text."""
+    from policy.runtime.phone import is_e164, phone_source
+
+    source = phone_source("sip.phoneNumber", "value", None, None)
+    ctx = Context({"sip.phoneNumber": raw}, "sip")
+    value = source.get(ctx)
+    if raw and is_e164(raw):
+        assert value == raw and not ctx.scratch  # as written, no parse
+    elif raw:
+        assert ctx.scratch  # anything else goes through the parse
