@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/logs_bench.py
 	$(BIN)/python benchmarks/setup_bench.py
+	$(BIN)/python benchmarks/adapter_bench.py
 	$(BIN)/python benchmarks/pss.py --mode own
 	$(BIN)/python benchmarks/pss.py --mode shared
 	bash benchmarks/instructions.sh project 1000
