@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gen  # noqa: E402
+import gen
 
-import policy  # noqa: E402
+import policy
 
 RUNS = 20
 os.environ.setdefault("SIP_POLICY_MAX_RULES_MB", "64")  # a 100,000-rule YAML file, on purpose
