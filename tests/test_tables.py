@@ -57,6 +57,8 @@ def test_rows_are_rules_in_place(tmp_path: Path) -> None:
         "unreachable-rule",
         f"{tmp_path}/numbers.csv:4:1",
     )
+    assert warning.source_line == "acme-blocked,ST_blocked,,acme"  # the row, shown under it
+    assert " 4 | acme-blocked,ST_blocked,,acme" in warning.render()
 
 
 def test_revision_follows_the_table(tmp_path: Path) -> None:
