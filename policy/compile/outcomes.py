@@ -12,6 +12,7 @@ from .. import attributes as catalogue
 from ..errors import Code, did_you_mean
 from ..model import OutcomeFields, Profile
 from ..parse.document import Path_
+from ..runtime.decision import Outcome
 from ..runtime.facts import FACTS
 from ..runtime.outcome import PLACEHOLDER_LIMIT, Plan, Template
 from ..runtime.sources import AttrSource, Source
@@ -277,21 +278,25 @@ def _merge(c: Compiler, layers: list[tuple[str, dict[str, Any]]]) -> Plan:
                 sources.pop("transfer" if key == "reject" else "reject", None)
             merged[key] = value
             sources[key] = origin
-    plan = Plan(sources=sources)
-    plan.session = merged.get("session", {})
-    plan.reject, plan.transfer = merged.get("reject"), merged.get("transfer")
-    plan.transfer_to, plan.max_duration = merged.get("transfer_to"), merged.get("max_duration")
-    plan.stt, plan.llm, plan.tts = merged.get("stt"), merged.get("llm"), merged.get("tts")
-    plan.tools = merged.get("tools", ())
-    plan.metadata = merged.get("metadata", {})
-    if "instructions" in merged:
-        text, path, what = merged["instructions"]
-        plan.instructions = _cached_template(c, text, path, what)
-    if "greeting" in merged:
-        text, path, what = merged["greeting"]
-        plan.greeting = _cached_template(c, text, path, what)
-    plan.freeze()
-    return plan
+    base = Outcome(
+        stt=merged.get("stt"),
+        llm=merged.get("llm"),
+        tts=merged.get("tts"),
+        tools=merged.get("tools", ()),
+        metadata=merged.get("metadata", {}),
+        sources=sources,
+        session=merged.get("session", {}),
+        reject=merged.get("reject"),
+        transfer=merged.get("transfer"),
+        transfer_to=merged.get("transfer_to"),
+        max_duration=merged.get("max_duration"),
+    )
+    texts = {
+        key: _cached_template(c, *merged[key])
+        for key in ("instructions", "greeting")
+        if key in merged
+    }
+    return Plan(base, texts.get("instructions"), texts.get("greeting"))
 
 
 def profile_layers(c: Compiler, name: str) -> list[tuple[str, dict[str, Any]]]:

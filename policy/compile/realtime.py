@@ -30,9 +30,9 @@ def warn_realtime(c: Compiler) -> None:
     plans += [(r.plan, r.path) for r in c.rules if r.enabled]
     reported: set[Path_] = set()
     for plan, rule_path in plans:
-        if plan.session.get("turn_detection") != "realtime_llm" or is_realtime(plan.llm):
+        if plan.base.session.get("turn_detection") != "realtime_llm" or is_realtime(plan.base.llm):
             continue
-        origin = plan.sources.get("session.turn_detection", "defaults")
+        origin = plan.base.sources.get("session.turn_detection", "defaults")
         path = (*_where(origin, rule_path), "session", "turn_detection")
         if path in reported:
             continue
@@ -40,7 +40,7 @@ def warn_realtime(c: Compiler) -> None:
         c.warning(
             Code.REALTIME_LLM,
             "`turn_detection: realtime_llm` needs a realtime LLM, and "
-            + (f"`{plan.llm}` is not one" if plan.llm else "no `llm` is set"),
+            + (f"`{plan.base.llm}` is not one" if plan.base.llm else "no `llm` is set"),
             path,
             help="use `stt` or `vad` turn detection with a pipeline LLM, or a realtime `llm` "
             "such as openai/gpt-realtime",

@@ -356,14 +356,12 @@ def _schedules(cond: Cond) -> Iterable[Any]:
 
 
 def plan_signature(plan: Plan) -> tuple[Any, ...]:
+    """What a plan gives callers, every field but where each came from."""
+    fields = {k: v for k, v in plan.base.to_dict().items() if k != "sources"}
     return (
-        plan.stt,
-        plan.llm,
-        plan.tts,
+        json.dumps(fields, sort_keys=True, default=str),
         _template(plan.instructions),
-        plan.tools,
         _template(plan.greeting) if plan.greeting is not None else None,
-        json.dumps(dict(plan.metadata), sort_keys=True, default=str),
     )
 
 

@@ -83,11 +83,11 @@ class Policy:
         self.declared: Mapping[str, Any] = MappingProxyType(dict(declared or {}))
         self._kinds = kinds
         self._declared_tools = declared_tools
-        tools = set(default.tools)
+        tools = set(default.base.tools)
         for rule in rules:
-            tools.update(rule.plan.tools)
+            tools.update(rule.plan.base.tools)
             for v in rule.split.variants if rule.split is not None else ():
-                tools.update(v.plan.tools)
+                tools.update(v.plan.base.tools)
         self._tools = frozenset(tools)
         self._index = Index.build(rules)
         #: the enabled `mode: shadow` rules, in file order (rare: most policies have none)
@@ -143,7 +143,7 @@ class Policy:
             picked = chosen.split.pick(ctx, variant)
             outcome, name = self._render_plan(picked.plan, ctx), picked.name
         else:
-            outcome, name = self._render(chosen, ctx), None
+            outcome, name = self._render_plan(chosen.plan if chosen else self.default, ctx), None
         would = self._would_match(ctx, chosen, variant) if self._shadow else ()
         errors = ctx.errors
         # positional arguments: this runs on every call, keywords cost measurably more
@@ -224,7 +224,10 @@ class Policy:
             picked = chosen.split.pick(ctx, variant)
             outcome, picked_name = self._render_plan(picked.plan, ctx), picked.name
         else:
-            outcome, picked_name = self._render(chosen, ctx), None
+            outcome, picked_name = (
+                self._render_plan(chosen.plan if chosen else self.default, ctx),
+                None,
+            )
         would = self._would_match(ctx, chosen, variant) if self._shadow else ()
         return Decision(
             chosen.name if chosen else None,
@@ -244,20 +247,12 @@ class Policy:
         attrs = attributes if attributes.__class__ is dict else _as_dict(attributes, errors)
         return Context(attrs, kind_name(kind), now, self.settings, errors)
 
-    def _render(self, chosen: CompiledRule | None, ctx: Context) -> Outcome:
-        plan = chosen.plan if chosen is not None else self.default
-        try:  # the common path, without a second call
-            return plan.render(ctx)
-        except Exception as exc:  # pragma: no cover - placeholders never raise
-            ctx.error("outcome", f"outcome: {type(exc).__name__}")
-            return Outcome(stt=plan.stt, llm=plan.llm, tts=plan.tts, tools=plan.tools)
-
     def _render_plan(self, plan: Plan, ctx: Context) -> Outcome:
         try:
             return plan.render(ctx)
         except Exception as exc:  # pragma: no cover - placeholders never raise
             ctx.error("outcome", f"outcome: {type(exc).__name__}")
-            return Outcome(stt=plan.stt, llm=plan.llm, tts=plan.tts, tools=plan.tools)
+            return plan.base
 
 
 __all__ = ["Policy", "kind_name"]

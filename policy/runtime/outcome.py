@@ -4,12 +4,10 @@ with instruction placeholders filled per decision as plain text, never as code."
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
 
 from .context import Context
-from .decision import MaxDuration, Outcome, Reject, Transfer
+from .decision import Outcome
 from .sources import Source
 
 MAX_VALUE = 200
@@ -93,59 +91,27 @@ class Template:
         return tuple(out)
 
 
-@dataclass
 class Plan:
-    """A rule's (or the defaults') resolved outcome, with where each field came from."""
+    """A rule's (or the defaults') resolved outcome: everything but the text, as one
+    `Outcome` made at load (`base`, which says where each field came from), and the
+    instructions and greeting as templates filled per decision."""
 
-    stt: str | None = None
-    llm: str | None = None
-    tts: str | None = None
-    instructions: Template = field(default_factory=lambda: Template(()))
-    tools: tuple[str, ...] = ()
-    greeting: Template | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-    session: Mapping[str, Any] = field(default_factory=dict)
-    reject: Reject | None = None
-    transfer: Transfer | None = None
-    transfer_to: str | None = None
-    max_duration: MaxDuration | None = None
-    _fixed: Outcome | None = None
-    #: the instructions line by line (text, or a template for a line with a placeholder)
-    _lines: tuple[str | Template, ...] = ()
-    _static_instructions: str = ""
-    #: the outcome with the text still unfilled, copied per decision (`Outcome.with_text`)
-    _base: Outcome | None = None
+    __slots__ = ("_fixed", "_lines", "base", "greeting", "instructions")
 
-    def freeze(self) -> None:
-        """Precompute the outcome when no placeholder needs the caller's data, and the
-        lines of the instructions that are the same for every caller (prompt caching)."""
+    def __init__(
+        self, base: Outcome, instructions: Template | None = None, greeting: Template | None = None
+    ) -> None:
+        self.instructions = instructions or Template(())
+        self.greeting = greeting
+        #: the instructions line by line (text, or a template for a line with a placeholder)
         self._lines = self.instructions.lines()
-        self._static_instructions = "\n".join(x for x in self._lines if isinstance(x, str))
-        if self.instructions.static and (self.greeting is None or self.greeting.static):
-            text = self.instructions.text
-            self._fixed = self._build(text, "", self.greeting.text if self.greeting else None)
-        else:
-            self._base = self._build("", "", None)
-
-    def _build(self, whole: str, call: str, greeting: str | None) -> Outcome:
-        return Outcome(
-            stt=self.stt,
-            llm=self.llm,
-            tts=self.tts,
-            instructions=whole,
-            tools=self.tools,
-            greeting=greeting,
-            metadata=self.metadata,
-            sources=self.sources,
-            session=self.session,
-            reject=self.reject,
-            transfer=self.transfer,
-            transfer_to=self.transfer_to,
-            max_duration=self.max_duration,
-            instructions_static=self._static_instructions,
-            instructions_call=call,
-        )
+        static = "\n".join(x for x in self._lines if isinstance(x, str))
+        self.base = replace(base, instructions="", greeting=None, instructions_static=static)
+        #: the whole outcome, when no placeholder needs the caller's data
+        self._fixed: Outcome | None = None
+        if self.instructions.static and (greeting is None or greeting.static):
+            text = greeting.text if greeting is not None else None
+            self._fixed = self.base.with_text(self.instructions.text, "", text)
 
     def render(self, ctx: Context) -> Outcome:
         if self._fixed is not None:
@@ -155,5 +121,4 @@ class Plan:
         call = "\n".join(
             r for x, r in zip(self._lines, lines, strict=True) if not isinstance(x, str)
         )
-        base = self._base or self._build("", "", None)
-        return base.with_text("\n".join(lines), call, greeting)
+        return self.base.with_text("\n".join(lines), call, greeting)
