@@ -139,11 +139,7 @@ class Policy:
             if matched:
                 chosen = rule
                 break
-        if chosen is not None and chosen.split is not None:
-            picked = chosen.split.pick(ctx, variant)
-            outcome, name = self._render_plan(picked.plan, ctx), picked.name
-        else:
-            outcome, name = self._render_plan(chosen.plan if chosen else self.default, ctx), None
+        outcome, name = self._outcome(ctx, chosen, variant)
         would = self._would_match(ctx, chosen, variant) if self._shadow else ()
         errors = ctx.errors
         # positional arguments: this runs on every call, keywords cost measurably more
@@ -174,12 +170,7 @@ class Policy:
                 matched = False
                 ctx.error("condition", f"rule `{rule.name}`: {type(exc).__name__}")
             if matched:
-                if rule.split is not None:
-                    picked = rule.split.pick(ctx, pin)
-                    plan, name = picked.plan, picked.name
-                else:
-                    plan, name = rule.plan, None
-                found.append(ShadowMatch(rule.name, self._render_plan(plan, ctx), name))
+                found.append(ShadowMatch(rule.name, *self._outcome(ctx, rule, pin)))
         ctx.rule = None
         return tuple(found)
 
@@ -220,14 +211,7 @@ class Policy:
         ctx.rule = None
         for name, fact in FACTS.items():
             ctx.derived(name, fact.fn)
-        if chosen is not None and chosen.split is not None:
-            picked = chosen.split.pick(ctx, variant)
-            outcome, picked_name = self._render_plan(picked.plan, ctx), picked.name
-        else:
-            outcome, picked_name = (
-                self._render_plan(chosen.plan if chosen else self.default, ctx),
-                None,
-            )
+        outcome, picked_name = self._outcome(ctx, chosen, variant)
         would = self._would_match(ctx, chosen, variant) if self._shadow else ()
         return Decision(
             chosen.name if chosen else None,
@@ -247,12 +231,23 @@ class Policy:
         attrs = attributes if attributes.__class__ is dict else _as_dict(attributes, errors)
         return Context(attrs, kind_name(kind), now, self.settings, errors)
 
-    def _render_plan(self, plan: Plan, ctx: Context) -> Outcome:
+    def _outcome(
+        self, ctx: Context, rule: CompiledRule | None, pin: str | None
+    ) -> tuple[Outcome, str | None]:
+        """The outcome `rule` gives this caller (the defaults' when None), and the variant
+        its `split:` picked, if it has one."""
+        plan, variant = self.default, None
+        if rule is not None:
+            if rule.split is not None:
+                picked = rule.split.pick(ctx, pin)
+                plan, variant = picked.plan, picked.name
+            else:
+                plan = rule.plan
         try:
-            return plan.render(ctx)
+            return plan.render(ctx), variant
         except Exception as exc:  # pragma: no cover - placeholders never raise
             ctx.error("outcome", f"outcome: {type(exc).__name__}")
-            return plan.base
+            return plan.base, variant
 
 
 __all__ = ["Policy", "kind_name"]
